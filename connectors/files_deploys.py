@@ -1,0 +1,78 @@
+"""Deploy history from a JSON file (`deploys.json`): the embedded "what changed" source."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from connectors.base import Evidence, EvidenceBuilder, EvidenceKind, QueryRefused, QueryRequest
+from connectors.filters import parse_filter
+from connectors.timeparse import parse_timestamp
+
+
+class Deploy(BaseModel):
+    """One deploy as recorded by the deploy system."""
+
+    model_config = ConfigDict(extra="allow")
+
+    service: str
+    commit: str
+    deployed_at: str
+    id: str = ""
+    previous_commit: str | None = None
+    author: str = ""
+    description: str = ""
+    url: str | None = None
+    files: list[str] = Field(default_factory=list)
+
+
+class FilesDeploysSettings(BaseModel):
+    """`type: files_deploys` — a JSON array of deploys."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["files_deploys"] = "files_deploys"
+    path: Path
+
+
+class FilesDeploysConnector:
+    """Deploys inside the time range that match a filter such as `service=checkout`."""
+
+    kind = EvidenceKind.DEPLOYS
+    settings_model = FilesDeploysSettings
+
+    def __init__(self, name: str, settings: FilesDeploysSettings) -> None:
+        self.name = name
+        self.settings = settings
+
+    def query(self, request: QueryRequest) -> Evidence:
+        """Return the matching deploys, oldest first."""
+        builder = EvidenceBuilder(self, request)
+        try:
+            record_filter = parse_filter(request.query)
+            raw = json.loads(self.settings.path.read_text(encoding="utf-8"))
+            deploys = [Deploy.model_validate(item) for item in raw]
+        except QueryRefused as exc:
+            return builder.error(str(exc))
+        except FileNotFoundError:
+            return builder.error(f"deploys file not found: {self.settings.path}")
+        except (ValueError, TypeError, ValidationError) as exc:
+            return builder.error(f"{self.settings.path} is not a JSON list of deploys: {exc}")
+        rows: list[dict[str, Any]] = []
+        for deploy in sorted(deploys, key=lambda d: parse_timestamp(d.deployed_at)):
+            record = deploy.model_dump()
+            if request.start <= parse_timestamp(deploy.deployed_at) < request.end and (
+                record_filter.matches(record, deploy.description)
+            ):
+                rows.append(record)
+        summary = "; ".join(
+            f"{row['deployed_at']} {row['service']} {row['commit'][:10]} by {row['author'] or '?'}"
+            for row in rows[-5:]
+        )
+        return builder.ok(rows, f"{len(rows)} deploys; latest: {summary}")
+
+    def close(self) -> None:
+        """Nothing to release: the file is read per query."""

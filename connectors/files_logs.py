@@ -1,0 +1,88 @@
+"""Logs from a JSON Lines file: the embedded default and the scenario replay backend."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from connectors.base import Evidence, EvidenceBuilder, EvidenceKind, QueryRefused, QueryRequest
+from connectors.filters import parse_filter
+from connectors.timeparse import parse_timestamp
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+class FilesLogsSettings(BaseModel):
+    """`type: files_logs` — one JSON object per line."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["files_logs"] = "files_logs"
+    path: Path
+    timestamp_field: str = "timestamp"
+    message_field: str = "message"
+    level_field: str = "level"
+
+
+class FilesLogsConnector:
+    """Filters a JSON Lines file by time range and a filter expression (see `filters`)."""
+
+    kind = EvidenceKind.LOGS
+    settings_model = FilesLogsSettings
+
+    def __init__(self, name: str, settings: FilesLogsSettings) -> None:
+        self.name = name
+        self.settings = settings
+
+    def query(self, request: QueryRequest) -> Evidence:
+        """Return the matching lines inside the time range, oldest first."""
+        builder = EvidenceBuilder(self, request)
+        try:
+            record_filter = parse_filter(request.query)
+        except QueryRefused as exc:
+            return builder.error(str(exc))
+        if not self.settings.path.is_file():
+            return builder.error(f"log file not found: {self.settings.path}")
+        matched: list[tuple[datetime, dict[str, Any]]] = []
+        unreadable = 0
+        with self.settings.path.open(encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                parsed = self._parse_line(line)
+                if parsed is None:
+                    unreadable += bool(line.strip())
+                    continue
+                record, stamp = parsed
+                message = str(record.get(self.settings.message_field, ""))
+                if request.start <= stamp < request.end and record_filter.matches(record, message):
+                    matched.append((stamp, record))
+        matched.sort(key=lambda pair: pair[0])
+        rows = [record for _, record in matched]
+        return builder.ok(rows, self._summarize(rows, unreadable))
+
+    def _parse_line(self, line: str) -> tuple[dict[str, Any], datetime] | None:
+        try:
+            record = json.loads(line)
+            stamp = parse_timestamp(record[self.settings.timestamp_field])
+        except (ValueError, KeyError, TypeError):
+            return None
+        return (record, stamp) if isinstance(record, dict) else None
+
+    def _summarize(self, rows: list[dict[str, Any]], unreadable: int) -> str:
+        levels = Counter(str(row.get(self.settings.level_field, "?")).lower() for row in rows)
+        messages = Counter(
+            _DIGITS.sub("N", str(row.get(self.settings.message_field, "")))[:120] for row in rows
+        )
+        top = "; ".join(f"{count}× {msg}" for msg, count in messages.most_common(3))
+        by_level = ", ".join(f"{level}={count}" for level, count in levels.most_common())
+        note = f" ({unreadable} lines were not JSON with a timestamp and were skipped)" if unreadable else ""
+        return f"{len(rows)} lines ({by_level}); top: {top}{note}"
+
+    def close(self) -> None:
+        """Nothing to release: the file is opened per query."""

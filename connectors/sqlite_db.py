@@ -1,0 +1,88 @@
+"""A SQLite database opened read-only: the embedded database connector.
+
+Read-only twice: the file is opened with `mode=ro` and `PRAGMA query_only`, and an authorizer
+callback (SQLite's own allowlist hook) lets the statement read tables and call functions only.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from connectors.base import Evidence, EvidenceBuilder, EvidenceKind, QueryRequest
+
+_ALLOWED_ACTIONS = frozenset(
+    {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
+)
+# Functions that read fine but could make a query hang or leak host state.
+_DENIED_FUNCTIONS = frozenset({"load_extension", "randomblob", "zeroblob", "readfile", "writefile"})
+
+
+class SqliteSettings(BaseModel):
+    """`type: sqlite` — path to an existing database file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["sqlite"] = "sqlite"
+    path: Path
+    timeout_seconds: float = 5.0
+
+
+def _authorize(action: int, arg1: str | None, arg2: str | None, *_: object) -> int:
+    if action not in _ALLOWED_ACTIONS:
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in _DENIED_FUNCTIONS:
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
+
+class SqliteConnector:
+    """Runs one SELECT with `:start` / `:end` bound to the request's time range (ISO 8601)."""
+
+    kind = EvidenceKind.DATABASE
+    settings_model = SqliteSettings
+
+    def __init__(self, name: str, settings: SqliteSettings) -> None:
+        self.name = name
+        self.settings = settings
+
+    def _connect(self) -> sqlite3.Connection:
+        uri = f"{self.settings.path.resolve().as_uri()}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=self.settings.timeout_seconds)
+        conn.execute("PRAGMA query_only = ON")
+        conn.set_authorizer(_authorize)
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def query(self, request: QueryRequest) -> Evidence:
+        """Run the statement and return at most `request.limit` rows."""
+        builder = EvidenceBuilder(self, request)
+        if not self.settings.path.is_file():
+            return builder.error(f"database file not found: {self.settings.path}")
+        params = {"start": request.start.isoformat(), "end": request.end.isoformat()}
+        try:
+            conn = self._connect()
+            try:
+                cursor = conn.execute(request.query, _used_params(request.query, params))
+                fetched = cursor.fetchmany(request.limit + 1)
+            finally:
+                conn.close()
+        except (sqlite3.DatabaseError, sqlite3.Warning, sqlite3.ProgrammingError) as exc:
+            return builder.error(f"sqlite refused or failed: {exc}")
+        rows: list[dict[str, Any]] = [dict(row) for row in fetched]
+        columns = list(rows[0]) if rows else []
+        more = "+" if len(rows) > request.limit else ""
+        summary = f"{min(len(rows), request.limit)}{more} rows; columns: {', '.join(columns)}"
+        if rows:
+            summary += f"; first row: {rows[0]}"
+        return builder.ok(rows, summary)
+
+    def close(self) -> None:
+        """Nothing to release: one connection per query."""
+
+
+def _used_params(sql: str, params: dict[str, str]) -> dict[str, str]:
+    return {key: value for key, value in params.items() if f":{key}" in sql}

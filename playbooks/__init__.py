@@ -1,0 +1,1 @@
+"""Built-in playbooks (YAML files in this package)."""

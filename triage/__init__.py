@@ -1,0 +1,3 @@
+"""SRE auto-triage: the control plane (state, credentials, model calls) lives here."""
+
+__version__ = "0.1.0"

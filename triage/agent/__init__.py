@@ -1,0 +1,1 @@
+"""Brains and the tool registry they share."""

@@ -1,0 +1,124 @@
+"""The tool registry: every read-only action a brain (or a playbook) may take, as data + a function.
+
+Every call is recorded as a step with its exact arguments and a summary of its result, so the
+report can show each query exactly as it ran.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from connectors import Connector, Evidence, QueryRequest
+from connectors.timeparse import parse_timestamp
+from triage.models import StepKind, StepRecord, utcnow
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A named action with a JSON-schema for its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    run: Callable[[dict[str, Any]], Evidence]
+
+
+@dataclass
+class ToolCall:
+    """One call to make: which tool, with what, recorded under which label."""
+
+    tool: str
+    arguments: dict[str, Any]
+    label: str = ""
+
+
+@dataclass
+class StepLog:
+    """Builds deterministic step ids for one stage, so a re-run stage overwrites its own rows."""
+
+    investigation_id: str
+    stage: str
+    records: list[StepRecord] = field(default_factory=list)
+
+    def add(self, kind: StepKind, name: str, arguments: dict[str, Any], status: str,
+            summary: str, detail: dict[str, Any], started_at: datetime,
+            duration_ms: float) -> StepRecord:
+        """Append one record and return it."""
+        seq = len(self.records)
+        record = StepRecord(
+            id=f"{self.investigation_id}:{self.stage}:{seq}", investigation_id=self.investigation_id,
+            stage=self.stage, seq=seq, kind=kind, name=name, arguments=arguments, status=status,
+            started_at=started_at, duration_ms=duration_ms, summary=summary, detail=detail,
+        )
+        self.records.append(record)
+        return record
+
+
+def connector_tool(connector: Connector) -> Tool:
+    """A query tool over one connector."""
+
+    def run(arguments: dict[str, Any]) -> Evidence:
+        request = QueryRequest(
+            query=str(arguments["query"]),
+            start=parse_timestamp(arguments["start"]),
+            end=parse_timestamp(arguments["end"]),
+            limit=int(arguments.get("limit", 500)),
+        )
+        return connector.query(request)
+
+    return Tool(
+        name=f"query_{connector.name}",
+        description=f"Read-only {connector.kind.value} query on connector {connector.name!r}.",
+        parameters={
+            "type": "object",
+            "properties": {
+                "query": {"type": "string"},
+                "start": {"type": "string", "format": "date-time"},
+                "end": {"type": "string", "format": "date-time"},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 10000},
+            },
+            "required": ["query", "start", "end"],
+            "additionalProperties": False,
+        },
+        run=run,
+    )
+
+
+class ToolRegistry:
+    """The tools one investigation may use."""
+
+    def __init__(self, connectors: list[Connector], max_parallel: int = 8) -> None:
+        self.connectors = {c.name: c for c in connectors}
+        self.tools = {tool.name: tool for tool in map(connector_tool, connectors)}
+        self._max_parallel = max_parallel
+
+    def call_many(self, calls: list[ToolCall], log: StepLog) -> list[StepRecord]:
+        """Run calls concurrently; record each (in call order) as a step."""
+        if not calls:
+            return []
+        with ThreadPoolExecutor(max_workers=min(self._max_parallel, len(calls))) as pool:
+            outcomes = list(pool.map(self._timed_call, calls))
+        return [
+            log.add(StepKind.QUERY, call.label or call.tool, {"tool": call.tool, **call.arguments},
+                    evidence.status.value, evidence.summary, evidence.model_dump(mode="json"),
+                    started, duration)
+            for call, (evidence, started, duration) in zip(calls, outcomes, strict=True)
+        ]
+
+    def _timed_call(self, call: ToolCall) -> tuple[Evidence, datetime, float]:
+        started, clock = utcnow(), time.perf_counter()
+        tool = self.tools.get(call.tool)
+        if tool is None:
+            raise KeyError(f"unknown tool {call.tool!r}; known: {sorted(self.tools)}")
+        evidence = tool.run(call.arguments)
+        return evidence, started, (time.perf_counter() - clock) * 1000
+
+    def close(self) -> None:
+        """Close every connector."""
+        for connector in self.connectors.values():
+            connector.close()

@@ -1,0 +1,1 @@
+"""Analyzers: turn recorded evidence into signals (what moved, when, how much, why we think so)."""

@@ -1,0 +1,29 @@
+"""Runs every analyzer over an investigation's recorded evidence."""
+
+from __future__ import annotations
+
+from connectors import EvidenceKind, EvidenceStatus
+from triage.analysis.deploys import recent_deploys
+from triage.analysis.logs import error_spike, new_error_templates
+from triage.analysis.metrics import metric_shifts
+from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal
+
+
+def analyze(cited: list[CitedEvidence], window: AnalysisWindow) -> list[Signal]:
+    """Symptoms first (logs, metrics), then deploys correlated with the earliest symptom."""
+    usable = [c for c in cited if c.evidence.status == EvidenceStatus.OK]
+    symptoms: list[Signal] = []
+    for item in usable:
+        if item.evidence.kind == EvidenceKind.LOGS:
+            symptoms += [s for s in (error_spike(item, window),
+                                     new_error_templates(item, window)) if s]
+        elif item.evidence.kind == EvidenceKind.METRICS:
+            symptoms += metric_shifts(item, window)
+    onsets = [s.onset for s in symptoms if s.onset]
+    onset = min(onsets) if onsets else None
+    deploys = [
+        signal
+        for item in usable if item.evidence.kind == EvidenceKind.DEPLOYS
+        for signal in recent_deploys(item, onset)
+    ]
+    return sorted(symptoms, key=lambda s: -s.strength) + deploys

@@ -1,0 +1,54 @@
+"""The signal record every analyzer produces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from connectors import Evidence
+
+
+class SignalKind(StrEnum):
+    """What an analyzer noticed."""
+
+    ERROR_SPIKE = "error_spike"
+    NEW_ERRORS = "new_errors"
+    METRIC_SHIFT = "metric_shift"
+    RECENT_DEPLOY = "recent_deploy"
+
+
+class Signal(BaseModel):
+    """One observation with its strength and the steps it cites."""
+
+    kind: SignalKind
+    title: str
+    strength: float = Field(ge=0.0, le=1.0)
+    onset: datetime | None = None
+    evidence: list[str] = Field(default_factory=list, description="step ids")
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AnalysisWindow:
+    """Baseline is [start, onset); the incident window is [onset, end)."""
+
+    start: datetime
+    onset: datetime
+    end: datetime
+
+    def minutes(self, incident: bool) -> float:
+        """Length of the baseline or incident window in minutes (at least one)."""
+        span = (self.end - self.onset) if incident else (self.onset - self.start)
+        return max(span.total_seconds() / 60, 1.0)
+
+
+@dataclass(frozen=True)
+class CitedEvidence:
+    """Evidence as recorded, with the id of the step that produced it."""
+
+    step_id: str
+    evidence: Evidence

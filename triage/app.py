@@ -1,0 +1,51 @@
+"""The FastAPI application: webhook intake, reports, and the investigations API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from triage import __version__
+from triage.intake import alertmanager, datadog, pagerduty
+from triage.intake.common import IntakeError
+from triage.report import routes as report_routes
+from triage.runtime import Runtime
+
+
+def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
+    """The app over `runtime`; with `run_worker`, investigations also run in this process."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if run_worker:
+            from triage.runtime import launch_worker, stop_worker
+
+            launch_worker(runtime)
+            try:
+                yield
+            finally:
+                stop_worker()
+        else:
+            yield
+
+    app = FastAPI(title="SRE auto-triage", version=__version__, lifespan=lifespan)
+    app.state.runtime = runtime
+
+    @app.exception_handler(IntakeError)
+    async def intake_error(_: Request, exc: IntakeError) -> JSONResponse:
+        body = {"error": exc.message} | ({"field": exc.field} if exc.field else {})
+        return JSONResponse(body, status_code=exc.status_code)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    app.include_router(pagerduty.router)
+    app.include_router(alertmanager.router)
+    app.include_router(datadog.router)
+    app.include_router(report_routes.router)
+    return app

@@ -1,0 +1,166 @@
+"""Settings: deployment facts and secrets from `TRIAGE_*` environment (or secret files), and the
+domain (services, connectors, playbooks, brain, sandbox) from one YAML file, `triage.yaml`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
+from pydantic import field_validator as validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from connectors import ConnectorConfigError, validate_settings
+from triage.models import Alert, Source
+from triage.playbook import QuerySpec
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the file and the field."""
+
+
+class Settings(BaseSettings):
+    """Environment settings (`TRIAGE_<FIELD>`); secrets may also come from files in secrets_dir."""
+
+    model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore")
+
+    config: Path | None = Field(default=None, description="path to triage.yaml")
+    data_dir: Path = Path(".triage")
+    database_url: str | None = Field(default=None, description="default: SQLite in data_dir")
+    public_url: str = "http://127.0.0.1:8000"
+    pagerduty_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    alertmanager_bearer_token: SecretStr | None = None
+    alertmanager_basic_auth: SecretStr | None = Field(default=None, description="user:password")
+    datadog_webhook_token: SecretStr | None = None
+    max_body_bytes: int = 256 * 1024
+    worker_id: str = "local"
+    worker_concurrency: int = Field(default=4, ge=1)
+    service_concurrency: int = Field(default=1, ge=1, description="per service, all workers")
+
+    @validator("pagerduty_webhook_secrets", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    def resolved_database_url(self) -> str:
+        """The store's URL: `TRIAGE_DATABASE_URL`, or a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'triage.sqlite').resolve()}"
+
+
+class StrictModel(BaseModel):
+    """A YAML section: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServiceMatch(StrictModel):
+    """How alerts map to a service; any one rule matching is enough."""
+
+    pagerduty_service_ids: list[str] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict, description="all must be equal")
+
+
+class ServiceConfig(StrictModel):
+    """One service the triage service knows how to investigate."""
+
+    name: str = Field(min_length=1)
+    match: ServiceMatch = Field(default_factory=ServiceMatch)
+    repository: str | None = None
+    connectors: list[str] = Field(default_factory=list)
+    playbook: str | None = Field(default=None, description="force a playbook by name")
+    queries: list[QuerySpec] = Field(default_factory=list, description="run besides the playbook's")
+
+    def matches(self, alert: Alert) -> bool:
+        """Whether this alert belongs to this service."""
+        labels = alert.labels
+        if alert.source == Source.PAGERDUTY and labels.get("pagerduty_service_id") in set(
+            self.match.pagerduty_service_ids
+        ):
+            return True
+        if self.match.labels:
+            return all(labels.get(key) == value for key, value in self.match.labels.items())
+        return labels.get("service") == self.name
+
+
+class IntakeConfig(StrictModel):
+    """What each webhook source accepts."""
+
+    pagerduty_event_types: list[str] = Field(default_factory=lambda: ["incident.triggered"])
+
+
+class TriageConfig(StrictModel):
+    """The contents of triage.yaml."""
+
+    services: list[ServiceConfig] = Field(default_factory=list)
+    connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    playbook_dirs: list[Path] = Field(default_factory=list)
+    brain: Literal["rules", "claude"] = "rules"
+    sandbox: Literal["none", "local", "modal"] = "none"
+    intake: IntakeConfig = Field(default_factory=IntakeConfig)
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @property
+    def base_dir(self) -> Path:
+        """Directory relative paths in this file are taken from."""
+        return self._base_dir
+
+    def service_for(self, alert: Alert) -> ServiceConfig | None:
+        """The first configured service this alert belongs to."""
+        return next((svc for svc in self.services if svc.matches(alert)), None)
+
+    def service_named(self, name: str | None) -> ServiceConfig | None:
+        """The service called `name`, if configured."""
+        return next((svc for svc in self.services if svc.name == name), None)
+
+
+def parse_config(raw: Any, base_dir: Path, origin: str) -> TriageConfig:
+    """Validate a parsed YAML document, including every connector's own settings."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{origin}: top level must be a mapping, got {type(raw).__name__}")
+    try:
+        config = TriageConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{origin}: {_describe(exc)}") from exc
+    config._base_dir = base_dir
+    config.playbook_dirs = [(base_dir / p).resolve() for p in config.playbook_dirs]
+    for name, entry in config.connectors.items():
+        try:
+            validate_settings(name, entry, base_dir)
+        except ConnectorConfigError as exc:
+            raise ConfigError(f"{origin}: {exc}") from exc
+    for service in config.services:
+        unknown = [c for c in service.connectors if c not in config.connectors]
+        if unknown:
+            raise ConfigError(
+                f"{origin}: service {service.name!r} uses undefined connectors {unknown}; "
+                f"defined: {sorted(config.connectors)}"
+            )
+    return config
+
+
+def load_config(path: Path | None) -> TriageConfig:
+    """Load triage.yaml from `path`; no path means the empty default configuration."""
+    if path is None:
+        return TriageConfig()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    return parse_config(raw, path.parent.resolve(), str(path))
+
+
+def _describe(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
+    )

@@ -1,0 +1,1 @@
+"""Webhook intake: one module per alert source, all normalising into one `Alert`."""

@@ -1,0 +1,152 @@
+"""PagerDuty Webhooks V3: `POST /webhooks/pagerduty`.
+
+Signature: `X-PagerDuty-Signature` holds one or more comma-separated `v1=<hex>` values, each the
+HMAC-SHA256 of the raw body under one of the subscription's secrets. Any match passes, so secrets
+can be rotated by configuring the old and the new one side by side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, SecretStr
+from starlette.concurrency import run_in_threadpool
+
+from triage.intake.common import (
+    IntakeError,
+    IntakeResponse,
+    accept_alerts,
+    ignored,
+    parse_json,
+    read_body,
+    resolve_alert,
+    validate,
+)
+from triage.models import Alert, Link, Severity, Source
+
+router = APIRouter()
+_SIGNATURE = re.compile(r"^v1=([0-9a-fA-F]{64})$")
+_URGENCY = {"high": Severity.CRITICAL, "low": Severity.WARNING}
+
+
+class PagerDutyReference(BaseModel):
+    """A reference object (`service`, `priority`, ...)."""
+
+    id: str
+    type: str | None = None
+    summary: str | None = None
+    html_url: str | None = None
+
+
+class PagerDutyIncident(BaseModel):
+    """The `event.data` of an incident event, as much as triage needs."""
+
+    id: str
+    type: str
+    title: str
+    status: str
+    service: PagerDutyReference
+    created_at: datetime
+    html_url: str | None = None
+    number: int | None = None
+    urgency: str | None = None
+    incident_key: str | None = None
+    priority: PagerDutyReference | None = None
+
+
+class PagerDutyEvent(BaseModel):
+    """The V3 event envelope."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    event_type: str
+    resource_type: str
+    occurred_at: datetime
+    data: dict[str, Any]
+
+
+class PagerDutyWebhook(BaseModel):
+    """The whole V3 body."""
+
+    event: PagerDutyEvent
+
+
+def verify_signature(body: bytes, header: str | None, secrets: list[SecretStr]) -> None:
+    """Pass if any `v1=` signature matches the HMAC of `body` under any configured secret."""
+    if not header:
+        raise IntakeError(400, "missing X-PagerDuty-Signature header")
+    given = []
+    for part in header.split(","):
+        match = _SIGNATURE.match(part.strip())
+        if not match:
+            raise IntakeError(400, f"malformed X-PagerDuty-Signature entry {part.strip()[:80]!r}; "
+                                   "expected v1=<64 hex digits>")
+        given.append(match.group(1).lower().encode())
+    for secret in secrets:
+        expected = hmac.new(secret.get_secret_value().encode(), body, hashlib.sha256).hexdigest()
+        # Compare against every given value without short-circuiting on the first mismatch.
+        if any(hmac.compare_digest(expected.encode(), sig) for sig in given):
+            return
+    raise IntakeError(401, "X-PagerDuty-Signature does not match the body under any configured "
+                           "secret (wrong secret, or the body was altered)")
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The header value PagerDuty would send for `body` (used by replays and benchmarks)."""
+    return "v1=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def normalize(incident: PagerDutyIncident, event: PagerDutyEvent) -> Alert:
+    """An `Alert` from a triggered incident."""
+    labels = {
+        "pagerduty_service_id": incident.service.id,
+        "pagerduty_service": incident.service.summary or "",
+        "urgency": incident.urgency or "",
+        "event_type": event.event_type,
+    }
+    if incident.priority and incident.priority.summary:
+        labels["priority"] = incident.priority.summary
+    links = [Link(title=f"PagerDuty incident #{incident.number or incident.id}",
+                  url=incident.html_url)] if incident.html_url else []
+    return Alert(
+        source=Source.PAGERDUTY, dedup_key=incident.id, external_id=incident.id,
+        title=incident.title, severity=_URGENCY.get(incident.urgency or "", Severity.ERROR),
+        started_at=incident.created_at, labels={k: v for k, v in labels.items() if v},
+        links=links,
+    )
+
+
+@router.post("/webhooks/pagerduty", status_code=202, response_model=IntakeResponse)
+async def pagerduty_webhook(request: Request) -> IntakeResponse:
+    """Verify, dedupe, normalise and persist a PagerDuty V3 delivery; start triage on trigger."""
+    runtime = request.app.state.runtime
+    secrets = runtime.settings.pagerduty_webhook_secrets
+    if not secrets:
+        raise IntakeError(503, "PagerDuty intake is disabled: set TRIAGE_PAGERDUTY_WEBHOOK_SECRETS")
+    body = await read_body(request, runtime.settings.max_body_bytes)
+    verify_signature(body, request.headers.get("x-pagerduty-signature"), secrets)
+    payload = parse_json(body)
+    webhook = validate(PagerDutyWebhook, payload)
+    event = webhook.event
+    keys = [f"event:{event.id}"]
+    if webhook_id := request.headers.get("x-webhook-id"):
+        keys.append(f"webhook:{webhook_id}")
+    if event.event_type == "incident.resolved":
+        incident_id = str(event.data.get("id", ""))
+        result = await run_in_threadpool(resolve_alert, runtime, Source.PAGERDUTY.value, keys,
+                                         external_id=incident_id)
+        return IntakeResponse(results=[result])
+    if event.event_type not in runtime.config.intake.pagerduty_event_types:
+        return ignored(f"event type {event.event_type} does not start triage (configured: "
+                       f"{', '.join(runtime.config.intake.pagerduty_event_types)})")
+    incident = validate(PagerDutyIncident, event.data, at="event.data")
+    alert = normalize(incident, event)
+    results = await run_in_threadpool(accept_alerts, runtime, Source.PAGERDUTY.value, keys,
+                                      [alert], payload)
+    return IntakeResponse(results=results)

@@ -1,0 +1,163 @@
+"""Playbooks: which read-only queries to run for an alert, over which window.
+
+A playbook is YAML validated by strict models (unknown keys are errors). The built-ins live in
+the top-level `playbooks/` package; more directories come from `playbook_dirs` in triage.yaml.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from connectors import EvidenceKind
+from triage.models import Alert
+
+_DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_TEMPLATES = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+
+class PlaybookError(Exception):
+    """A playbook is invalid or unknown; the message names the file or the name."""
+
+
+def parse_duration(value: Any) -> timedelta:
+    """`90s`, `15m`, `2h`, `1d` (or a number of seconds) to a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value).strip())
+    if not match:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 15m, 2h, 1d)")
+    return timedelta(**{_UNITS[match[2]]: int(match[1])})
+
+
+class Strict(BaseModel):
+    """Strict playbook section."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Window(Strict):
+    """Time around the alert: baseline [start, onset), incident [onset, end)."""
+
+    before: timedelta = timedelta(minutes=60)
+    onset: timedelta = Field(default=timedelta(minutes=15), description="incident may begin this early")
+    after: timedelta = timedelta(minutes=5)
+
+    _parse = field_validator("before", "onset", "after", mode="before")(
+        lambda value: parse_duration(value)
+    )
+
+    def bounds(self, started_at: datetime) -> tuple[datetime, datetime, datetime]:
+        """(start, onset, end) for an alert that started at `started_at`."""
+        return started_at - self.before, started_at - self.onset, started_at + self.after
+
+
+class QuerySpec(Strict):
+    """One query, run on every connector of `kind` the service has."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    kind: EvidenceKind
+    query: str = Field(description="Jinja2 template; variables: service, alert")
+    description: str = ""
+    limit: int = Field(default=500, ge=1, le=10_000)
+
+    def render(self, alert: Alert, service: str | None) -> str:
+        """The query text for this alert; raises PlaybookError on a template error."""
+        try:
+            template = _TEMPLATES.from_string(self.query)
+            return template.render(service=service or "", alert=alert.model_dump(mode="json"))
+        except TemplateError as exc:
+            raise PlaybookError(f"query {self.id!r}: template error: {exc}") from exc
+
+
+class Match(Strict):
+    """Regexes an alert must match (all given ones); an empty match matches every alert."""
+
+    sources: list[str] = Field(default_factory=list)
+    title: str | None = None
+    service: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    def score(self, alert: Alert) -> int | None:
+        """How specifically this matches (number of rules), or None when it does not."""
+        if self.sources and alert.source.value not in self.sources:
+            return None
+        checks = [(self.title, alert.title), (self.service, alert.service or "")]
+        checks += [(pattern, alert.labels.get(key, "")) for key, pattern in self.labels.items()]
+        for pattern, value in checks:
+            if pattern is not None and not re.search(pattern, value):
+                return None
+        return sum(p is not None for p, _ in checks) + bool(self.sources)
+
+
+class Playbook(Strict):
+    """What to look at first for a kind of alert."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    description: str = ""
+    match: Match = Field(default_factory=Match)
+    priority: int = 0
+    window: Window = Field(default_factory=Window)
+    queries: list[QuerySpec] = Field(default_factory=list)
+
+
+def load_playbook(path: Path) -> Playbook:
+    """Parse and validate one playbook file."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return Playbook.model_validate(raw)
+    except (OSError, yaml.YAMLError) as exc:
+        raise PlaybookError(f"{path}: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise PlaybookError(f"{path}: {problems}") from exc
+
+
+def builtin_dir() -> Path:
+    """Directory of the playbooks shipped with the package."""
+    return Path(str(resources.files("playbooks")))
+
+
+class PlaybookLibrary:
+    """Every loaded playbook; a bad file is reported and skipped, the others still serve."""
+
+    def __init__(self, dirs: list[Path]) -> None:
+        self.playbooks: dict[str, Playbook] = {}
+        self.errors: list[str] = []
+        for directory in [builtin_dir(), *dirs]:
+            for path in sorted(directory.glob("*.yaml")):
+                try:
+                    playbook = load_playbook(path)
+                except PlaybookError as exc:
+                    self.errors.append(str(exc))
+                    continue
+                self.playbooks[playbook.name] = playbook
+
+    def named(self, name: str) -> Playbook:
+        """The playbook called `name`."""
+        if name not in self.playbooks:
+            known = ", ".join(sorted(self.playbooks))
+            raise PlaybookError(f"unknown playbook {name!r}; loaded: {known}")
+        return self.playbooks[name]
+
+    def select(self, alert: Alert) -> Playbook:
+        """The matching playbook with the highest priority, then the most specific match."""
+        scored = [
+            (pb.priority, score, pb.name, pb)
+            for pb in self.playbooks.values()
+            if (score := pb.match.score(alert)) is not None
+        ]
+        if not scored:
+            raise PlaybookError(f"no playbook matches alert {alert.title!r}")
+        return max(scored, key=lambda item: item[:3])[3]

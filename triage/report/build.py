@@ -1,0 +1,142 @@
+"""Assembles the report model from what the store holds (live, or final when done)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy.engine import Connection
+
+from triage import repository as repo
+from triage.agent.base import Findings
+from triage.analysis.signals import Signal, SignalKind
+from triage.models import StepKind, StepRecord
+
+
+class ReportStep(BaseModel):
+    """One step as the report shows it: what ran, exactly, and what came back."""
+
+    id: str
+    stage: str
+    kind: str
+    name: str
+    status: str
+    started_at: datetime
+    duration_ms: float
+    summary: str
+    arguments: dict[str, Any]
+    row_count: int | None = None
+    link: str | None = Field(default=None, description="backend UI deep link")
+    data_url: str
+
+
+class TimelineEvent(BaseModel):
+    """Something that happened, in production or in the investigation."""
+
+    at: datetime
+    what: str
+    source: str
+
+
+class Report(BaseModel):
+    """Everything an on-call engineer needs on one page."""
+
+    investigation_id: str
+    state: str
+    brain: str
+    service: str | None
+    playbook: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    error: str | None
+    summary: str
+    alert: dict[str, Any]
+    findings: Findings | None
+    signals: list[Signal]
+    timeline: list[TimelineEvent]
+    steps: list[ReportStep]
+    report_url: str
+    notes: list[str] = Field(default_factory=list)
+
+    @property
+    def queries(self) -> list[ReportStep]:
+        """The steps that were read-only queries."""
+        return [s for s in self.steps if s.kind == StepKind.QUERY.value]
+
+
+def report_url(public_url: str, investigation_id: str) -> str:
+    """Where the HTML report of an investigation lives."""
+    return f"{public_url.rstrip('/')}/reports/{investigation_id}"
+
+
+def build_report(conn: Connection, investigation_id: str, public_url: str) -> Report:
+    """The report as of now, from the store."""
+    row = repo.get_investigation(conn, investigation_id)
+    if row is None:
+        raise KeyError(investigation_id)
+    alert, raw = repo.load_alert(conn, row["alert_id"])
+    steps = repo.list_steps(conn, investigation_id)
+    runs = repo.list_stage_runs(conn, investigation_id)
+    findings_step = next((s for s in steps if s.name == "findings"), None)
+    findings = Findings.model_validate(findings_step.detail) if findings_step else None
+    signals = [Signal.model_validate(s) for st in steps if st.name == "signals"
+               for s in st.detail.get("signals", [])]
+    plan = next((s for s in steps if s.name == "plan"), None)
+    base = public_url.rstrip("/")
+    unplanned = plan is not None and (plan.status != "ok" or not plan.detail.get("service"))
+    notes = [plan.summary] if plan and unplanned else []
+    notes += findings.notes if findings else []
+    return Report(
+        investigation_id=investigation_id,
+        state=row["state"],
+        brain=row["brain"],
+        service=row["service"],
+        playbook=plan.detail.get("playbook") if plan else None,
+        created_at=row["created_at"],
+        finished_at=row["finished_at"],
+        error=row["error"],
+        summary=row["summary"] or _pending_summary(row["state"]),
+        alert={**alert.model_dump(mode="json"), "received_at": raw["received_at"].isoformat(),
+               "resolved_at": raw["resolved_at"].isoformat() if raw["resolved_at"] else None},
+        findings=findings,
+        signals=signals,
+        timeline=_timeline(alert.started_at, signals, runs),
+        steps=[_report_step(s, base) for s in steps],
+        report_url=report_url(public_url, investigation_id),
+        notes=notes,
+    )
+
+
+def _pending_summary(state: str) -> str:
+    return {"queued": "Queued: the investigation has not started yet.",
+            "running": "Running: findings appear here as stages complete.",
+            "failed": "The investigation failed; see the error below."}.get(state, "")
+
+
+def _report_step(step: StepRecord, base: str) -> ReportStep:
+    return ReportStep(
+        id=step.id, stage=step.stage, kind=step.kind.value, name=step.name, status=step.status,
+        started_at=step.started_at, duration_ms=round(step.duration_ms, 1), summary=step.summary,
+        arguments=step.arguments,
+        row_count=step.detail.get("row_count") if step.kind == StepKind.QUERY else None,
+        link=step.detail.get("link"),
+        data_url=f"{base}/api/investigations/{step.investigation_id}/steps/{step.id}",
+    )
+
+
+def _timeline(alert_start: datetime, signals: list[Signal],
+              runs: list[dict[str, Any]]) -> list[TimelineEvent]:
+    events = [TimelineEvent(at=alert_start, what="Alert started", source="alert")]
+    for signal in signals:
+        if signal.onset is None:
+            continue
+        what = (signal.title if signal.kind == SignalKind.RECENT_DEPLOY
+                else f"Onset: {signal.title}")
+        events.append(TimelineEvent(at=signal.onset, what=what, source=signal.kind.value))
+    for run in runs:
+        state = "finished" if run["finished_at"] else "started (did not finish)"
+        events.append(TimelineEvent(at=run["started_at"],
+                                    what=f"Stage {run['stage']} {state} on {run['worker_id']}",
+                                    source="investigation"))
+    return sorted(events, key=lambda e: e.at)

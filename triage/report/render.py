@@ -1,0 +1,34 @@
+"""Markdown and HTML renderings of a report (Jinja2 templates in `templates/`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from triage.report.build import Report
+
+_ENV = Environment(
+    loader=PackageLoader("triage.report", "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_ENV.filters["pct"] = lambda value: f"{float(value):.0%}"
+_ENV.filters["tojson_pretty"] = lambda value: json.dumps(value, indent=2, default=str)
+_ENV.filters["hhmm"] = lambda value: value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _context(report: Report) -> dict[str, Any]:
+    return {"r": report, "steps_by_id": {s.id: s for s in report.steps}}
+
+
+def render_markdown(report: Report) -> str:
+    """The report as Markdown (for notes, pull requests and the CLI)."""
+    return _ENV.get_template("report.md.j2").render(_context(report))
+
+
+def render_html(report: Report) -> str:
+    """The report as a standalone HTML page."""
+    return _ENV.get_template("report.html.j2").render(_context(report))

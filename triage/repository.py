@@ -1,0 +1,216 @@
+"""Reads and writes of the store's records, each on a caller's connection (one transaction)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from triage.models import Alert, AlertStatus, InvestigationState, StepRecord, utcnow
+from triage.store import alerts, deliveries, investigations, reports, stage_runs, steps
+
+
+def new_id(prefix: str) -> str:
+    """A sortable-enough unique id with a readable prefix."""
+    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+
+
+def seen_delivery(conn: Connection, source: str, keys: list[str]) -> dict[str, Any] | None:
+    """The earlier delivery sharing any of these keys, if one was recorded."""
+    if not keys:
+        return None
+    row = conn.execute(
+        sa.select(deliveries).where(
+            deliveries.c.source == source, deliveries.c.delivery_key.in_(keys)
+        )
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def record_delivery(
+    conn: Connection, source: str, keys: list[str], alert_id: str | None, outcome: str
+) -> None:
+    """Remember a delivery under every key it can be recognised by."""
+    at = utcnow()
+    for key in dict.fromkeys(keys):
+        conn.execute(
+            deliveries.insert().values(
+                source=source, delivery_key=key, alert_id=alert_id, received_at=at, outcome=outcome
+            )
+        )
+
+
+def find_alert(conn: Connection, source: str, dedup_key: str) -> dict[str, Any] | None:
+    """The stored alert with this identity."""
+    row = conn.execute(
+        sa.select(alerts).where(alerts.c.source == source, alerts.c.dedup_key == dedup_key)
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def insert_alert(conn: Connection, alert: Alert, payload: Any) -> str:
+    """Persist a new alert with the payload exactly as delivered; return its id."""
+    alert_id = new_id("alt")
+    conn.execute(
+        alerts.insert().values(
+            id=alert_id,
+            source=alert.source.value,
+            dedup_key=alert.dedup_key,
+            external_id=alert.external_id,
+            service=alert.service,
+            title=alert.title,
+            severity=alert.severity.value,
+            status=alert.status.value,
+            labels=alert.labels,
+            links=[link.model_dump() for link in alert.links],
+            started_at=alert.started_at,
+            received_at=utcnow(),
+            payload=payload,
+        )
+    )
+    return alert_id
+
+
+def resolve_alerts(conn: Connection, source: str, *, dedup_key: str | None = None,
+                   external_id: str | None = None) -> list[str]:
+    """Mark matching firing alerts resolved; return their ids."""
+    clause = alerts.c.dedup_key == dedup_key if dedup_key else alerts.c.external_id == external_id
+    ids = list(
+        conn.execute(
+            sa.select(alerts.c.id).where(alerts.c.source == source, clause,
+                                         alerts.c.status == AlertStatus.FIRING.value)
+        ).scalars()
+    )
+    if ids:
+        conn.execute(
+            alerts.update().where(alerts.c.id.in_(ids))
+            .values(status=AlertStatus.RESOLVED.value, resolved_at=utcnow())
+        )
+    return ids
+
+
+def load_alert(conn: Connection, alert_id: str) -> tuple[Alert, dict[str, Any]]:
+    """The normalised alert and its raw row."""
+    row = dict(conn.execute(sa.select(alerts).where(alerts.c.id == alert_id)).one()._mapping)
+    alert = Alert.model_validate(
+        {key: row[key] for key in ("source", "dedup_key", "title", "severity", "status",
+                                   "started_at", "labels", "links", "external_id", "service")}
+    )
+    return alert, row
+
+
+def create_investigation(conn: Connection, alert_id: str, service: str | None, brain: str) -> str:
+    """A queued investigation for this alert."""
+    investigation_id = new_id("inv")
+    conn.execute(
+        investigations.insert().values(
+            id=investigation_id, alert_id=alert_id, service=service,
+            state=InvestigationState.QUEUED.value, brain=brain, created_at=utcnow(),
+        )
+    )
+    return investigation_id
+
+
+def investigation_for_alert(conn: Connection, alert_id: str) -> str | None:
+    """The id of the alert's investigation."""
+    return conn.execute(
+        sa.select(investigations.c.id).where(investigations.c.alert_id == alert_id)
+    ).scalar_one_or_none()
+
+
+def get_investigation(conn: Connection, investigation_id: str) -> dict[str, Any] | None:
+    """One investigation row."""
+    row = conn.execute(
+        sa.select(investigations).where(investigations.c.id == investigation_id)
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def list_investigations(conn: Connection, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+    """Newest investigations first, joined with their alert's title and status."""
+    query = (
+        sa.select(investigations, alerts.c.title, alerts.c.source, alerts.c.severity,
+                  alerts.c.status.label("alert_status"))
+        .join(alerts, alerts.c.id == investigations.c.alert_id)
+        .order_by(investigations.c.created_at.desc(), investigations.c.id)
+        .limit(limit).offset(offset)
+    )
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def investigations_in_state(conn: Connection, state: InvestigationState) -> list[dict[str, Any]]:
+    """Every investigation in one state, oldest first."""
+    query = sa.select(investigations).where(investigations.c.state == state.value)
+    return [dict(r._mapping) for r in conn.execute(query.order_by(investigations.c.created_at))]
+
+
+def update_investigation(conn: Connection, investigation_id: str, **values: Any) -> None:
+    """Set columns of one investigation."""
+    conn.execute(
+        investigations.update().where(investigations.c.id == investigation_id).values(**values)
+    )
+
+
+def start_stage(conn: Connection, investigation_id: str, stage: str, worker_id: str) -> int:
+    """Log that a stage began executing (every execution, so resumes are visible)."""
+    result = conn.execute(
+        stage_runs.insert().values(
+            investigation_id=investigation_id, stage=stage, worker_id=worker_id,
+            started_at=utcnow(),
+        )
+    )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def finish_stage(conn: Connection, run_id: int) -> None:
+    """Log that a stage execution finished."""
+    conn.execute(stage_runs.update().where(stage_runs.c.id == run_id).values(finished_at=utcnow()))
+
+
+def list_stage_runs(conn: Connection, investigation_id: str) -> list[dict[str, Any]]:
+    """Every stage execution of an investigation, in order."""
+    query = sa.select(stage_runs).where(stage_runs.c.investigation_id == investigation_id)
+    return [dict(r._mapping) for r in conn.execute(query.order_by(stage_runs.c.id))]
+
+
+def save_steps(conn: Connection, records: list[StepRecord]) -> None:
+    """Write steps; ids are deterministic, so a re-executed stage replaces rather than adds."""
+    if not records:
+        return
+    conn.execute(steps.delete().where(steps.c.id.in_([r.id for r in records])))
+    conn.execute(steps.insert(), [r.model_dump(mode="python") for r in records])
+
+
+def list_steps(conn: Connection, investigation_id: str, stage: str | None = None) -> list[StepRecord]:
+    """Recorded steps, in execution order."""
+    query = sa.select(steps).where(steps.c.investigation_id == investigation_id)
+    if stage:
+        query = query.where(steps.c.stage == stage)
+    rows = conn.execute(query.order_by(steps.c.started_at, steps.c.seq))
+    return [StepRecord.model_validate(dict(r._mapping)) for r in rows]
+
+
+def get_step(conn: Connection, step_id: str) -> StepRecord | None:
+    """One recorded step with its full data."""
+    row = conn.execute(sa.select(steps).where(steps.c.id == step_id)).first()
+    return StepRecord.model_validate(dict(row._mapping)) if row else None
+
+
+def save_report(conn: Connection, investigation_id: str, body: dict[str, Any], markdown: str) -> None:
+    """Store the final report (replacing an earlier rendering of the same investigation)."""
+    conn.execute(reports.delete().where(reports.c.investigation_id == investigation_id))
+    conn.execute(
+        reports.insert().values(
+            investigation_id=investigation_id, created_at=utcnow(), body=body, markdown=markdown
+        )
+    )
+
+
+def get_report(conn: Connection, investigation_id: str) -> dict[str, Any] | None:
+    """The stored report row."""
+    row = conn.execute(
+        sa.select(reports).where(reports.c.investigation_id == investigation_id)
+    ).first()
+    return dict(row._mapping) if row else None

@@ -1,0 +1,141 @@
+"""The process-wide runtime: settings, configuration, store and playbooks, and DBOS launch.
+
+DBOS steps run in worker threads with only an investigation id; they find everything else here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dbos import DBOS, DBOSClient, DBOSConfig
+
+from connectors import Connector, build_connector
+from triage.agent.base import Brain
+from triage.agent.rules import RulesBrain
+from triage.config import ServiceConfig, Settings, TriageConfig, load_config
+from triage.playbook import PlaybookLibrary
+from triage.store import Store
+
+QUEUE_NAME = "investigations"
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything a process needs to accept alerts and run investigations."""
+
+    settings: Settings
+    config: TriageConfig
+    store: Store
+    playbooks: PlaybookLibrary
+    _client: DBOSClient | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, config: TriageConfig | None = None) -> Runtime:
+        """Load configuration, open the store and bring its schema up to date."""
+        config = config if config is not None else load_config(_config_path(settings))
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = Store(settings.resolved_database_url())
+        store.upgrade()
+        # DBOS's own tables live in the same database; create or migrate them here so that an
+        # API-only process (no worker) can enqueue from its first request.
+        DBOS.migrate(store.url)
+        return cls(settings, config, store, PlaybookLibrary(config.playbook_dirs))
+
+    def connectors_for(self, service: ServiceConfig | None) -> list[Connector]:
+        """Fresh connectors for a service (none for an unmapped alert)."""
+        if service is None:
+            return []
+        return [
+            build_connector(name, self.config.connectors[name], self.config.base_dir)
+            for name in service.connectors
+        ]
+
+    def brain(self) -> Brain:
+        """The configured brain (only `rules` exists so far)."""
+        if self.config.brain != "rules":
+            log.warning("brain %r is not available yet; using rules", self.config.brain)
+        return RulesBrain()
+
+    @property
+    def client(self) -> DBOSClient:
+        """A DBOS client on the store's database, for enqueueing inside store transactions."""
+        if self._client is None:
+            self._client = DBOSClient(system_database_url=self.store.url)
+        return self._client
+
+    def close(self) -> None:
+        """Release database connections."""
+        if self._client is not None:
+            self._client.destroy()
+        self.store.dispose()
+
+
+_current: Runtime | None = None
+
+
+def install(runtime: Runtime) -> None:
+    """Make `runtime` the one DBOS steps use."""
+    global _current
+    _current = runtime
+
+
+def current() -> Runtime:
+    """The installed runtime."""
+    if _current is None:
+        raise RuntimeError("no triage runtime installed; call triage.runtime.install first")
+    return _current
+
+
+def _config_path(settings: Settings) -> Path | None:
+    if settings.config is not None:
+        return settings.config
+    default = Path("triage.yaml")
+    return default if default.is_file() else None
+
+
+def dbos_config(settings: Settings) -> DBOSConfig:
+    """DBOS shares the store's database: its tables beside ours, so enqueue is transactional."""
+    return {
+        "name": "triage",
+        "system_database_url": settings.resolved_database_url(),
+        "executor_id": settings.worker_id,
+        "log_level": "WARNING",
+        "application_version": "triage-1",
+    }
+
+
+def launch_worker(runtime: Runtime) -> None:
+    """Start DBOS in this process: it recovers this worker's unfinished investigations, then
+    takes new ones from the queue (at most `worker_concurrency` at once, and at most
+    `service_concurrency` per service across all workers)."""
+    import triage.workflow  # noqa: F401  (registers the workflow before launch)
+
+    install(runtime)
+    DBOS(config=dbos_config(runtime.settings))
+    DBOS.launch()
+    DBOS.register_queue(
+        QUEUE_NAME,
+        worker_concurrency=runtime.settings.worker_concurrency,
+        partition_concurrency=runtime.settings.service_concurrency,
+        polling_interval_sec=0.2,
+    )
+
+
+def stop_worker() -> None:
+    """Stop DBOS in this process (tests start several in a row)."""
+    DBOS.destroy(destroy_registry=False)
+
+
+def enqueue_options(investigation_id: str, service: str | None) -> Any:
+    """Enqueue options: the workflow id is the investigation id, so enqueueing is idempotent."""
+    return {
+        "workflow_name": "triage.investigate",
+        "queue_name": QUEUE_NAME,
+        "workflow_id": investigation_id,
+        "queue_partition_key": service or "(unmapped)",
+        "app_version": "triage-1",
+    }

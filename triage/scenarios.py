@@ -1,0 +1,172 @@
+"""Scenario bundles: past incidents packed for replay (see README, "Scenario bundles").
+
+A bundle is a folder with `scenario.yaml`, `alert.json` (the body exactly as delivered) and the
+data its connectors read: `logs.jsonl`, `metrics.csv`, `db.sql` (loaded into SQLite as
+`db.sqlite`), `deploys.json`, and later `repo.bundle`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from triage.config import ConfigError, Settings, parse_config
+from triage.models import Source
+from triage.replay import ReplayOutcome, replay
+from triage.report.render import render_markdown
+
+
+class ScenarioError(Exception):
+    """A bundle is malformed; the message names the file and the field."""
+
+
+class Expectations(BaseModel):
+    """What a correct triage of this incident concludes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    top_category: str | None = None
+    abstains: bool | None = None
+    report_contains: list[str] = Field(default_factory=list)
+    culprit_commit: str | None = None
+    repro_verdict: str | None = None
+
+
+class Scenario(BaseModel):
+    """`scenario.yaml`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    source: Source
+    headers: dict[str, str] = Field(default_factory=dict)
+    incident_time: datetime
+    config: dict[str, Any] = Field(description="triage.yaml for the replay; paths are bundle-relative")
+    expectations: Expectations = Field(default_factory=Expectations)
+
+
+class Check(BaseModel):
+    """One expectation, met or missed."""
+
+    name: str
+    met: bool
+    detail: str
+
+
+class ScenarioResult(BaseModel):
+    """The outcome of replaying one bundle."""
+
+    scenario: str
+    checks: list[Check]
+    report_path: str | None = None
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        """Every check met and no error."""
+        return self.error is None and all(c.met for c in self.checks)
+
+
+def load_scenario(bundle: Path) -> Scenario:
+    """Parse and validate `scenario.yaml` of a bundle."""
+    path = bundle / "scenario.yaml"
+    try:
+        return Scenario.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except OSError as exc:
+        raise ScenarioError(f"{path}: {exc.strerror}") from exc
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise ScenarioError(f"{path}: {exc}") from exc
+
+
+def stage_bundle(bundle: Path, workdir: Path) -> None:
+    """Copy the bundle's files into `workdir` and build `db.sqlite` from `db.sql`."""
+    shutil.copytree(bundle, workdir, dirs_exist_ok=True)
+    sql = workdir / "db.sql"
+    if sql.is_file():
+        conn = sqlite3.connect(workdir / "db.sqlite")
+        try:
+            conn.executescript(sql.read_text(encoding="utf-8"))
+            conn.commit()
+        finally:
+            conn.close()
+
+
+def run_scenario(bundle: Path, settings: Settings | None = None,
+                 keep_dir: Path | None = None) -> tuple[Scenario, ReplayOutcome]:
+    """Replay one bundle through the webhook route and the workflow, in a fresh store."""
+    scenario = load_scenario(bundle)
+    workdir = keep_dir or Path(tempfile.mkdtemp(prefix=f"triage-{scenario.name}-"))
+    stage_bundle(bundle, workdir)
+    try:
+        config = parse_config(scenario.config, workdir, f"{bundle}/scenario.yaml: config")
+    except ConfigError as exc:
+        raise ScenarioError(str(exc)) from exc
+    base = settings or Settings()
+    run_settings = base.model_copy(update={"data_dir": workdir, "database_url": None,
+                                           "config": None})
+    body = (bundle / "alert.json").read_bytes()
+    outcome = replay(run_settings, config, scenario.source, body, scenario.headers)
+    return scenario, outcome
+
+
+def check(scenario: Scenario, outcome: ReplayOutcome) -> list[Check]:
+    """Compare a finished investigation with the scenario's expectations."""
+    expected = scenario.expectations
+    report = outcome.report
+    hypotheses = report.findings.hypotheses if report.findings else []
+    top = hypotheses[0] if hypotheses else None
+    checks = [Check(name="completed", met=report.state == "completed",
+                    detail=report.error or report.state)]
+    if expected.top_category is not None:
+        got = top.category if top else "(none)"
+        checks.append(Check(name="top category", met=got == expected.top_category,
+                            detail=f"expected {expected.top_category}, got {got}"))
+    if expected.abstains is not None:
+        got_abstain = bool(report.findings and report.findings.abstained)
+        checks.append(Check(name="abstains", met=got_abstain == expected.abstains,
+                            detail=f"expected {expected.abstains}, got {got_abstain}"))
+    text = render_markdown(report)
+    for phrase in expected.report_contains:
+        checks.append(Check(name=f"report mentions {phrase!r}", met=phrase in text,
+                            detail="found" if phrase in text else "not in the report"))
+    if expected.culprit_commit is not None:
+        got_commit = (top.suspect_commit or "") if top else ""
+        met = bool(got_commit) and (got_commit.startswith(expected.culprit_commit)
+                                    or expected.culprit_commit.startswith(got_commit))
+        checks.append(Check(name="culprit commit", met=met,
+                            detail=f"expected {expected.culprit_commit}, got {got_commit or '(none)'}"))
+    if expected.repro_verdict is not None:
+        checks.append(Check(name="repro verdict", met=False,
+                            detail="reproduction is not implemented yet (sandbox issue)"))
+    return checks
+
+
+def evaluate(bundle: Path, settings: Settings | None = None) -> ScenarioResult:
+    """Replay and check one bundle; a replay that breaks is a failed result, not a crash."""
+    try:
+        scenario, outcome = run_scenario(bundle, settings)
+    except Exception as exc:  # noqa: BLE001 (eval reports every broken bundle and goes on)
+        return ScenarioResult(scenario=bundle.name, checks=[], error=f"{type(exc).__name__}: {exc}")
+    return ScenarioResult(scenario=scenario.name, checks=check(scenario, outcome),
+                          report_path=str(outcome.markdown_path))
+
+
+def find_bundles(paths: list[Path]) -> list[Path]:
+    """Bundles named directly, or found one level below a directory of bundles."""
+    found: list[Path] = []
+    for path in paths:
+        if (path / "scenario.yaml").is_file():
+            found.append(path)
+        elif path.is_dir():
+            found += sorted(p.parent for p in path.glob("*/scenario.yaml"))
+        else:
+            raise ScenarioError(f"{path}: not a scenario bundle or a directory of bundles")
+    return found

@@ -1,0 +1,202 @@
+"""Persistence with SQLAlchemy Core: SQLite by default, PostgreSQL through TRIAGE_DATABASE_URL.
+
+The store shares its database with DBOS's system tables, so that persisting an alert and
+enqueueing its investigation commit in one transaction: an accepted alert is never lost.
+
+Schema upgrades: a fresh database is created at the newest schema and stamped with
+`SCHEMA_VERSION`; an older one gets each function in `MIGRATIONS` above its stamp, in order,
+in one transaction. A schema change bumps `SCHEMA_VERSION` and appends its migration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from triage.models import utcnow
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite too."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        """Store UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        """Read back as aware UTC."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "triage_schema_version", metadata, sa.Column("version", sa.Integer, nullable=False)
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("dedup_key", sa.String(512), nullable=False),
+    sa.Column("external_id", sa.String(512)),
+    sa.Column("service", sa.String(256)),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("labels", sa.JSON, nullable=False),
+    sa.Column("links", sa.JSON, nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("resolved_at", UtcDateTime),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.UniqueConstraint("source", "dedup_key", name="uq_alerts_source_dedup"),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("delivery_key", sa.String(512), primary_key=True),
+    sa.Column("alert_id", sa.String(64)),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("outcome", sa.Text, nullable=False),
+)
+
+investigations = sa.Table(
+    "investigations",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("alert_id", sa.String(64), sa.ForeignKey("alerts.id"), nullable=False, unique=True),
+    sa.Column("service", sa.String(256)),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("brain", sa.String(32), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("started_at", UtcDateTime),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Column("summary", sa.Text),
+    sa.Column("error", sa.Text),
+)
+
+stage_runs = sa.Table(
+    "stage_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("investigation_id", sa.String(64), nullable=False, index=True),
+    sa.Column("stage", sa.String(64), nullable=False),
+    sa.Column("worker_id", sa.String(128), nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime),
+)
+
+steps = sa.Table(
+    "steps",
+    metadata,
+    sa.Column("id", sa.String(160), primary_key=True),
+    sa.Column("investigation_id", sa.String(64), nullable=False, index=True),
+    sa.Column("stage", sa.String(64), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("arguments", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("duration_ms", sa.Float, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("detail", sa.JSON, nullable=False),
+)
+
+reports = sa.Table(
+    "reports",
+    metadata,
+    sa.Column("investigation_id", sa.String(64), primary_key=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("body", sa.JSON, nullable=False),
+    sa.Column("markdown", sa.Text, nullable=False),
+)
+
+SCHEMA_VERSION = 1
+# MIGRATIONS[n] upgrades a database stamped n+1 to n+2 (none yet: version 1 is the first).
+MIGRATIONS: list[Callable[[Connection], None]] = []
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets the API thread read while a worker writes; busy_timeout waits instead of failing.
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for the store's URL, tuned for concurrent readers and one writer on SQLite."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    engine = sa.create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class Store:
+    """Owns the engine and the schema; queries live in `triage.repository`."""
+
+    def __init__(self, url: str, engine: Engine | None = None) -> None:
+        self.url = url
+        self.engine = engine or make_engine(url)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction, committed on success and rolled back on any error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    def current_version(self) -> int | None:
+        """The stamped schema version, or None for an empty database."""
+        if not sa.inspect(self.engine).has_table(schema_version.name):
+            return None
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(schema_version.c.version)).scalar_one_or_none()
+
+    def upgrade(self) -> int:
+        """Create or migrate the schema to `SCHEMA_VERSION`; return the version now in place."""
+        with self.transaction() as conn:
+            found = self.current_version()
+            if found is None:
+                metadata.create_all(conn)
+                conn.execute(schema_version.insert().values(version=SCHEMA_VERSION))
+                return SCHEMA_VERSION
+            if found > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"database schema {found} is newer than this build ({SCHEMA_VERSION}); "
+                    "upgrade the triage package"
+                )
+            for migration in MIGRATIONS[found - 1 :]:
+                migration(conn)
+            conn.execute(schema_version.update().values(version=SCHEMA_VERSION))
+        return SCHEMA_VERSION
+
+    def dispose(self) -> None:
+        """Close pooled connections."""
+        self.engine.dispose()
+
+
+def now() -> datetime:
+    """Timestamp for store rows."""
+    return utcnow()

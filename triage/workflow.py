@@ -1,0 +1,190 @@
+"""The durable investigation: a DBOS workflow whose stages are checkpointed DBOS steps.
+
+A worker that dies mid-investigation is replaced (or restarted) and DBOS resumes the workflow
+at the first stage that had not completed; finished stages are not run again. Each stage also
+writes its own rows under deterministic ids, so a stage cut short and re-run replaces, never
+duplicates, what it had written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from dbos import DBOS
+
+from connectors import Evidence
+from triage import repository as repo
+from triage.agent.base import Budget, Findings, InvestigationContext
+from triage.agent.tools import StepLog, ToolCall, ToolRegistry
+from triage.analysis.runner import analyze
+from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal
+from triage.failpoints import failpoint
+from triage.models import InvestigationState, StepKind, StepRecord, utcnow
+from triage.playbook import PlaybookError
+from triage.report.build import build_report
+from triage.report.render import render_markdown
+from triage.runtime import Runtime, current
+
+STAGES = ("gather", "analyze", "brain", "report")
+
+
+@contextmanager
+def _stage(investigation_id: str, stage: str) -> Iterator[Runtime]:
+    runtime = current()
+    with runtime.store.transaction() as conn:
+        run_id = repo.start_stage(conn, investigation_id, stage, runtime.settings.worker_id)
+    yield runtime
+    with runtime.store.transaction() as conn:
+        repo.finish_stage(conn, run_id)
+    failpoint(f"after:{stage}")
+
+
+@DBOS.step(name="triage.gather")
+def gather(investigation_id: str) -> None:
+    """Pick the playbook and run its read-only queries on the service's connectors in parallel."""
+    with _stage(investigation_id, "gather") as runtime:
+        with runtime.store.transaction() as conn:
+            alert, _ = repo.load_alert(conn, repo.get_investigation(conn, investigation_id)["alert_id"])  # type: ignore[index]
+        service = runtime.config.service_named(alert.service)
+        log = StepLog(investigation_id, "gather")
+        started = utcnow()
+        try:
+            playbook = (runtime.playbooks.named(service.playbook) if service and service.playbook
+                        else runtime.playbooks.select(alert))
+        except PlaybookError as exc:
+            log.add(StepKind.STAGE, "plan", {}, "error", str(exc), {}, started, 0.0)
+            _save(runtime, log.records, state=InvestigationState.RUNNING, started_at=started)
+            return
+        start, onset, end = playbook.window.bounds(alert.started_at)
+        connectors = runtime.connectors_for(service)
+        plan = {"playbook": playbook.name, "service": service.name if service else None,
+                "window": {"start": start.isoformat(), "onset": onset.isoformat(),
+                           "end": end.isoformat()},
+                "connectors": [c.name for c in connectors]}
+        note = ("" if service else
+                f"no service in triage.yaml matches this alert (labels: {alert.labels}); "
+                "no connectors to query")
+        log.add(StepKind.STAGE, "plan", plan, "ok", note or f"playbook {playbook.name}", plan,
+                started, 0.0)
+        calls: list[ToolCall] = []
+        for spec in [*playbook.queries, *(service.queries if service else [])]:
+            for connector in (c for c in connectors if c.kind == spec.kind):
+                try:
+                    text = spec.render(alert, service.name if service else None)
+                except PlaybookError as exc:
+                    log.add(StepKind.QUERY, f"{spec.id} on {connector.name}", {}, "error",
+                            str(exc), {}, utcnow(), 0.0)
+                    continue
+                calls.append(ToolCall(
+                    f"query_{connector.name}",
+                    {"query": text, "start": start.isoformat(), "end": end.isoformat(),
+                     "limit": spec.limit},
+                    label=f"{spec.id} on {connector.name}",
+                ))
+        tools = ToolRegistry(connectors)
+        try:
+            tools.call_many(calls, log)
+        finally:
+            tools.close()
+        _save(runtime, log.records, state=InvestigationState.RUNNING, started_at=started)
+
+
+@DBOS.step(name="triage.analyze")
+def analyze_evidence(investigation_id: str) -> None:
+    """Run the analyzers over the gathered evidence and record the signals they found."""
+    with _stage(investigation_id, "analyze") as runtime:
+        context = _context(runtime, investigation_id, with_signals=False)
+        started, log = utcnow(), StepLog(investigation_id, "analyze")
+        signals = analyze(context.evidence, context.window) if context.evidence else []
+        log.add(StepKind.ANALYSIS, "signals", {"analyzers": ["logs", "metrics", "deploys"]}, "ok",
+                f"{len(signals)} signal(s)" + "".join(f"; {s.title}" for s in signals[:3]),
+                {"signals": [s.model_dump(mode="json") for s in signals]}, started,
+                (utcnow() - started).total_seconds() * 1000)
+        _save(runtime, log.records)
+
+
+@DBOS.step(name="triage.brain")
+def run_brain(investigation_id: str) -> None:
+    """Let the configured brain rank hypotheses."""
+    with _stage(investigation_id, "brain") as runtime:
+        context = _context(runtime, investigation_id, with_signals=True)
+        brain = runtime.brain()
+        started, log = utcnow(), StepLog(investigation_id, "brain")
+        tools = ToolRegistry([])
+        findings = brain.investigate(context, tools, Budget())
+        log.add(StepKind.STAGE, "findings", {"brain": brain.name}, "ok", findings.summary,
+                findings.model_dump(mode="json"), started,
+                (utcnow() - started).total_seconds() * 1000)
+        _save(runtime, log.records, summary=findings.summary)
+
+
+@DBOS.step(name="triage.report")
+def write_report(investigation_id: str) -> None:
+    """Assemble, render and store the final report; the investigation is then complete."""
+    with _stage(investigation_id, "report") as runtime, runtime.store.transaction() as conn:
+        repo.update_investigation(conn, investigation_id, state=InvestigationState.COMPLETED.value,
+                                  finished_at=utcnow())
+        report = build_report(conn, investigation_id, runtime.settings.public_url)
+        repo.save_report(conn, investigation_id, report.model_dump(mode="json"),
+                         render_markdown(report))
+
+
+@DBOS.step(name="triage.fail")
+def mark_failed(investigation_id: str, error: str) -> None:
+    """Record that the investigation failed, with the reason, so the report page says so."""
+    with current().store.transaction() as conn:
+        repo.update_investigation(conn, investigation_id, state=InvestigationState.FAILED.value,
+                                  finished_at=utcnow(), error=error[:4000])
+
+
+@DBOS.workflow(name="triage.investigate")
+def investigate(investigation_id: str) -> str:
+    """Gather, analyze, reason, report: each a checkpoint a resumed worker skips."""
+    try:
+        gather(investigation_id)
+        analyze_evidence(investigation_id)
+        run_brain(investigation_id)
+        write_report(investigation_id)
+    except Exception as exc:
+        mark_failed(investigation_id, f"{type(exc).__name__}: {exc}")
+        raise
+    return investigation_id
+
+
+def _save(runtime: Runtime, records: list[StepRecord], **investigation: object) -> None:
+    with runtime.store.transaction() as conn:
+        repo.save_steps(conn, records)
+        if investigation:
+            investigation_id = records[0].investigation_id
+            repo.update_investigation(conn, investigation_id, **investigation)
+
+
+def _context(runtime: Runtime, investigation_id: str, *, with_signals: bool) -> InvestigationContext:
+    with runtime.store.transaction() as conn:
+        row = repo.get_investigation(conn, investigation_id)
+        assert row is not None
+        alert, _ = repo.load_alert(conn, row["alert_id"])
+        gathered = repo.list_steps(conn, investigation_id, "gather")
+        analysis = repo.list_steps(conn, investigation_id, "analyze") if with_signals else []
+    plan = next((s for s in gathered if s.name == "plan"), None)
+    window = plan.detail.get("window") if plan else None
+    if window:
+        bounds = AnalysisWindow(*(datetime.fromisoformat(window[k]) for k in ("start", "onset", "end")))
+    else:
+        bounds = AnalysisWindow(alert.started_at, alert.started_at, alert.started_at)
+    cited = [CitedEvidence(s.id, Evidence.model_validate(s.detail))
+             for s in gathered if s.kind == StepKind.QUERY and s.detail]
+    signals = [Signal.model_validate(raw) for s in analysis for raw in s.detail.get("signals", [])]
+    return InvestigationContext(
+        investigation_id=investigation_id, alert=alert, service=row["service"],
+        playbook=str(plan.detail.get("playbook", "")) if plan else "", window=bounds,
+        evidence=cited, signals=signals,
+    )
+
+
+def findings_of(steps: list[StepRecord]) -> Findings | None:
+    """The brain's findings among an investigation's steps."""
+    step = next((s for s in steps if s.stage == "brain" and s.name == "findings"), None)
+    return Findings.model_validate(step.detail) if step else None
