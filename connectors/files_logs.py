@@ -15,7 +15,6 @@ from connectors.base import Evidence, EvidenceBuilder, EvidenceKind, QueryRefuse
 from connectors.filters import parse_filter
 from connectors.timeparse import parse_timestamp
 
-
 _DIGITS = re.compile(r"\d+")
 
 

@@ -26,7 +26,8 @@ DD_TOKEN = "dd-token"
 
 def sample(path: str) -> dict[str, Any]:
     """A vendor sample payload as a dict."""
-    return json.loads((SAMPLES / path).read_text())
+    loaded: dict[str, Any] = json.loads((SAMPLES / path).read_text())
+    return loaded
 
 
 def compact(payload: dict[str, Any]) -> bytes:
@@ -81,3 +82,12 @@ def staged_demo(tmp_path: Path) -> tuple[Path, TriageConfig]:
     scenario = load_scenario(DEMO)
     (workdir / "triage.yaml").write_text(yaml.safe_dump(scenario.config))
     return workdir, parse_config(scenario.config, workdir, "demo")
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    """A PostgreSQL server for the whole session (see tests/postgres.py)."""
+    from tests.postgres import postgres_server
+
+    with postgres_server() as dsn:
+        yield dsn

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from fastapi import FastAPI
 import httpx
+from fastapi import FastAPI
 from pydantic import SecretStr
 
 from triage import repository as repo

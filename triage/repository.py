@@ -101,6 +101,14 @@ def load_alert(conn: Connection, alert_id: str) -> tuple[Alert, dict[str, Any]]:
     return alert, row
 
 
+def alert_of_investigation(conn: Connection, investigation_id: str) -> Alert:
+    """The normalised alert an investigation is about."""
+    row = get_investigation(conn, investigation_id)
+    if row is None:
+        raise KeyError(f"no investigation {investigation_id}")
+    return load_alert(conn, row["alert_id"])[0]
+
+
 def create_investigation(conn: Connection, alert_id: str, service: str | None, brain: str) -> str:
     """A queued investigation for this alert."""
     investigation_id = new_id("inv")

@@ -153,7 +153,7 @@ def evaluate(bundle: Path, settings: Settings | None = None) -> ScenarioResult:
     """Replay and check one bundle; a replay that breaks is a failed result, not a crash."""
     try:
         scenario, outcome = run_scenario(bundle, settings)
-    except Exception as exc:  # noqa: BLE001 (eval reports every broken bundle and goes on)
+    except Exception as exc:
         return ScenarioResult(scenario=bundle.name, checks=[], error=f"{type(exc).__name__}: {exc}")
     return ScenarioResult(scenario=scenario.name, checks=check(scenario, outcome),
                           report_path=str(outcome.markdown_path))

@@ -14,20 +14,19 @@ from datetime import datetime
 
 from dbos import DBOS
 
-from connectors import Evidence
+from connectors import Connector, Evidence
 from triage import repository as repo
 from triage.agent.base import Budget, Findings, InvestigationContext
 from triage.agent.tools import StepLog, ToolCall, ToolRegistry
 from triage.analysis.runner import analyze
 from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal
+from triage.config import ServiceConfig
 from triage.failpoints import failpoint
-from triage.models import InvestigationState, StepKind, StepRecord, utcnow
-from triage.playbook import PlaybookError
+from triage.models import Alert, InvestigationState, StepKind, StepRecord, utcnow
+from triage.playbook import Playbook, PlaybookError
 from triage.report.build import build_report
 from triage.report.render import render_markdown
 from triage.runtime import Runtime, current
-
-STAGES = ("gather", "analyze", "brain", "report")
 
 
 @contextmanager
@@ -38,7 +37,7 @@ def _stage(investigation_id: str, stage: str) -> Iterator[Runtime]:
     yield runtime
     with runtime.store.transaction() as conn:
         repo.finish_stage(conn, run_id)
-    failpoint(f"after:{stage}")
+    failpoint(f"inside:{stage}")  # committed, but not yet checkpointed by DBOS
 
 
 @DBOS.step(name="triage.gather")
@@ -46,10 +45,9 @@ def gather(investigation_id: str) -> None:
     """Pick the playbook and run its read-only queries on the service's connectors in parallel."""
     with _stage(investigation_id, "gather") as runtime:
         with runtime.store.transaction() as conn:
-            alert, _ = repo.load_alert(conn, repo.get_investigation(conn, investigation_id)["alert_id"])  # type: ignore[index]
+            alert = repo.alert_of_investigation(conn, investigation_id)
         service = runtime.config.service_named(alert.service)
-        log = StepLog(investigation_id, "gather")
-        started = utcnow()
+        log, started = StepLog(investigation_id, "gather"), utcnow()
         try:
             playbook = (runtime.playbooks.named(service.playbook) if service and service.playbook
                         else runtime.playbooks.select(alert))
@@ -57,38 +55,42 @@ def gather(investigation_id: str) -> None:
             log.add(StepKind.STAGE, "plan", {}, "error", str(exc), {}, started, 0.0)
             _save(runtime, log.records, state=InvestigationState.RUNNING, started_at=started)
             return
-        start, onset, end = playbook.window.bounds(alert.started_at)
         connectors = runtime.connectors_for(service)
-        plan = {"playbook": playbook.name, "service": service.name if service else None,
-                "window": {"start": start.isoformat(), "onset": onset.isoformat(),
-                           "end": end.isoformat()},
-                "connectors": [c.name for c in connectors]}
-        note = ("" if service else
-                f"no service in triage.yaml matches this alert (labels: {alert.labels}); "
-                "no connectors to query")
-        log.add(StepKind.STAGE, "plan", plan, "ok", note or f"playbook {playbook.name}", plan,
-                started, 0.0)
-        calls: list[ToolCall] = []
-        for spec in [*playbook.queries, *(service.queries if service else [])]:
-            for connector in (c for c in connectors if c.kind == spec.kind):
-                try:
-                    text = spec.render(alert, service.name if service else None)
-                except PlaybookError as exc:
-                    log.add(StepKind.QUERY, f"{spec.id} on {connector.name}", {}, "error",
-                            str(exc), {}, utcnow(), 0.0)
-                    continue
-                calls.append(ToolCall(
-                    f"query_{connector.name}",
-                    {"query": text, "start": start.isoformat(), "end": end.isoformat(),
-                     "limit": spec.limit},
-                    label=f"{spec.id} on {connector.name}",
-                ))
+        calls = _plan(log, alert, service, playbook, connectors, started)
         tools = ToolRegistry(connectors)
         try:
             tools.call_many(calls, log)
         finally:
             tools.close()
         _save(runtime, log.records, state=InvestigationState.RUNNING, started_at=started)
+
+
+def _plan(log: StepLog, alert: Alert, service: ServiceConfig | None, playbook: Playbook,
+          connectors: list[Connector], started: datetime) -> list[ToolCall]:
+    """Record the plan step and turn every query spec into calls on the matching connectors."""
+    start, onset, end = playbook.window.bounds(alert.started_at)
+    plan = {"playbook": playbook.name, "service": service.name if service else None,
+            "window": {"start": start.isoformat(), "onset": onset.isoformat(),
+                       "end": end.isoformat()},
+            "connectors": [c.name for c in connectors]}
+    note = ("" if service else
+            f"no service in triage.yaml matches this alert (labels: {alert.labels}); "
+            "no connectors to query")
+    log.add(StepKind.STAGE, "plan", plan, "ok", note or f"playbook {playbook.name}", plan,
+            started, 0.0)
+    calls: list[ToolCall] = []
+    for spec in [*playbook.queries, *(service.queries if service else [])]:
+        for connector in (c for c in connectors if c.kind == spec.kind):
+            label = f"{spec.id} on {connector.name}"
+            try:
+                text = spec.render(alert, service.name if service else None)
+            except PlaybookError as exc:
+                log.add(StepKind.QUERY, label, {}, "error", str(exc), {}, utcnow(), 0.0)
+                continue
+            calls.append(ToolCall(f"query_{connector.name}", {
+                "query": text, "start": start.isoformat(), "end": end.isoformat(),
+                "limit": spec.limit}, label=label))
+    return calls
 
 
 @DBOS.step(name="triage.analyze")
@@ -139,14 +141,17 @@ def mark_failed(investigation_id: str, error: str) -> None:
                                   finished_at=utcnow(), error=error[:4000])
 
 
+STAGES = {"gather": gather, "analyze": analyze_evidence, "brain": run_brain,
+          "report": write_report}
+
+
 @DBOS.workflow(name="triage.investigate")
 def investigate(investigation_id: str) -> str:
     """Gather, analyze, reason, report: each a checkpoint a resumed worker skips."""
     try:
-        gather(investigation_id)
-        analyze_evidence(investigation_id)
-        run_brain(investigation_id)
-        write_report(investigation_id)
+        for stage, run in STAGES.items():
+            run(investigation_id)
+            failpoint(f"after:{stage}")  # checkpointed: a resumed worker skips this stage
     except Exception as exc:
         mark_failed(investigation_id, f"{type(exc).__name__}: {exc}")
         raise
@@ -161,7 +166,8 @@ def _save(runtime: Runtime, records: list[StepRecord], **investigation: object) 
             repo.update_investigation(conn, investigation_id, **investigation)
 
 
-def _context(runtime: Runtime, investigation_id: str, *, with_signals: bool) -> InvestigationContext:
+def _context(runtime: Runtime, investigation_id: str, *,
+             with_signals: bool) -> InvestigationContext:
     with runtime.store.transaction() as conn:
         row = repo.get_investigation(conn, investigation_id)
         assert row is not None
@@ -171,7 +177,8 @@ def _context(runtime: Runtime, investigation_id: str, *, with_signals: bool) -> 
     plan = next((s for s in gathered if s.name == "plan"), None)
     window = plan.detail.get("window") if plan else None
     if window:
-        bounds = AnalysisWindow(*(datetime.fromisoformat(window[k]) for k in ("start", "onset", "end")))
+        bounds = AnalysisWindow(*(datetime.fromisoformat(window[key])
+                                  for key in ("start", "onset", "end")))
     else:
         bounds = AnalysisWindow(alert.started_at, alert.started_at, alert.started_at)
     cited = [CitedEvidence(s.id, Evidence.model_validate(s.detail))

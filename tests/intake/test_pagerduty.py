@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -22,7 +24,7 @@ def workflows(runtime: Runtime) -> list[tuple[str, str, str]]:
     with runtime.store.transaction() as conn:
         rows = conn.execute(sa.text(
             "SELECT workflow_uuid, status, queue_partition_key FROM workflow_status"))
-        return [tuple(r) for r in rows]  # type: ignore[misc]
+        return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
 def test_signed_trigger_is_persisted_and_enqueued(client: TestClient, runtime: Runtime) -> None:
@@ -44,7 +46,7 @@ def test_signed_trigger_is_persisted_and_enqueued(client: TestClient, runtime: R
     assert workflows(runtime) == [(result["investigation_id"], "ENQUEUED", "checkout")]
 
 
-def test_rotated_secret_and_multiple_signatures_pass(tmp_path, runtime: Runtime) -> None:
+def test_rotated_secret_and_multiple_signatures_pass(runtime: Runtime) -> None:
     from pydantic import SecretStr
 
     from triage.app import create_app
@@ -189,7 +191,7 @@ def test_missing_field_is_400_naming_the_field(client: TestClient) -> None:
     assert response.json()["error"] == "invalid payload: event.data.service: Field required"
 
 
-def test_unconfigured_intake_is_503(tmp_path) -> None:
+def test_unconfigured_intake_is_503(tmp_path: Path) -> None:
     from tests.conftest import make_settings
     from triage.app import create_app
     from triage.config import TriageConfig

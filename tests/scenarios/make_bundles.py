@@ -43,7 +43,7 @@ def _fill(template: str, rng: random.Random) -> str:
                            ratio=f"{rng.uniform(0.8, 0.99):.2f}")
 
 
-def demo_logs(rng: random.Random) -> list[dict[str, object]]:
+def demo_logs(rng: random.Random) -> list[dict[str, str]]:
     """About 20 lines a minute; one slow-gateway error every ~10 min; after the deploy a new
     TypeError on roughly a third of checkouts."""
     lines = []

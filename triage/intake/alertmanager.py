@@ -42,9 +42,9 @@ class AlertmanagerAlert(BaseModel):
     status: AlertStatus
     labels: dict[str, str]
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime  # noqa: N815 (the wire name)
-    endsAt: datetime | None = None  # noqa: N815
-    generatorURL: str = ""  # noqa: N815
+    startsAt: datetime
+    endsAt: datetime | None = None
+    generatorURL: str = ""
     fingerprint: str = Field(min_length=1)
 
 
@@ -54,8 +54,8 @@ class AlertmanagerWebhook(BaseModel):
     version: str
     status: AlertStatus
     receiver: str = ""
-    groupKey: str = ""  # noqa: N815
-    externalURL: str = ""  # noqa: N815
+    groupKey: str = ""
+    externalURL: str = ""
     alerts: list[AlertmanagerAlert]
 
 

@@ -27,18 +27,18 @@ def _report(runtime: Runtime, investigation_id: str) -> Report:
             raise HTTPException(404, f"no investigation {investigation_id}") from None
 
 
+@router.get("/reports/{investigation_id}.md", response_class=PlainTextResponse)
+async def report_markdown(request: Request, investigation_id: str) -> PlainTextResponse:
+    """The report as Markdown (registered first: the HTML route would match `.md` too)."""
+    report = await run_in_threadpool(_report, request.app.state.runtime, investigation_id)
+    return PlainTextResponse(render_markdown(report), media_type="text/markdown")
+
+
 @router.get("/reports/{investigation_id}", response_class=HTMLResponse)
 async def report_page(request: Request, investigation_id: str) -> HTMLResponse:
     """The HTML report: final when done, live (auto-refreshing) while running."""
     report = await run_in_threadpool(_report, request.app.state.runtime, investigation_id)
     return HTMLResponse(render_html(report))
-
-
-@router.get("/reports/{investigation_id}.md", response_class=PlainTextResponse)
-async def report_markdown(request: Request, investigation_id: str) -> PlainTextResponse:
-    """The same report as Markdown."""
-    report = await run_in_threadpool(_report, request.app.state.runtime, investigation_id)
-    return PlainTextResponse(render_markdown(report), media_type="text/markdown")
 
 
 @router.get("/api/investigations")

@@ -1,0 +1,107 @@
+"""The `triage` command line: demo, eval, run, config check."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from tests.conftest import DEMO, PD_SECRET, compact, sample
+from triage.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TRIAGE_DATA_DIR", str(tmp_path / ".triage"))
+    for name in ("TRIAGE_CONFIG", "TRIAGE_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def test_demo_prints_findings_and_report_location(workdir: Path) -> None:
+    result = runner.invoke(app, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "[bad-deploy] Bad deploy of checkout at commit 9f8e7d6c5b4a" in result.output
+    report = next(line.split("report: ")[1] for line in result.output.splitlines()
+                  if line.startswith("report: "))
+    assert Path(report).is_file()
+
+
+def test_eval_passes_the_demo_and_fails_a_wrong_expectation(workdir: Path) -> None:
+    good = runner.invoke(app, ["eval", str(DEMO)])
+    assert good.exit_code == 0, good.output
+    assert "1 passed, 0 failed" in good.output
+
+    wrong = workdir / "wrong"
+    shutil.copytree(DEMO, wrong)
+    scenario = yaml.safe_load((wrong / "scenario.yaml").read_text())
+    scenario["expectations"]["top_category"] = "traffic-surge"
+    (wrong / "scenario.yaml").write_text(yaml.safe_dump(scenario))
+    bad = runner.invoke(app, ["eval", str(DEMO), str(wrong), "--json"])
+    assert bad.exit_code == 1
+    results = json.loads(bad.output)
+    assert [r["passed"] for r in results] == [True, False]
+    missed = [c for c in results[1]["checks"] if not c["met"]]
+    assert missed == [{"name": "top category", "met": False,
+                       "detail": "expected traffic-surge, got bad-deploy"}]
+
+
+def test_eval_reports_a_broken_bundle_without_crashing(workdir: Path) -> None:
+    broken = workdir / "broken"
+    broken.mkdir()
+    (broken / "scenario.yaml").write_text("name: broken\nsource: nowhere\n")
+    result = runner.invoke(app, ["eval", str(broken)])
+    assert result.exit_code == 1
+    assert "FAIL  broken" in result.output
+    assert "source" in result.output
+
+
+def test_run_investigates_one_alert_file(workdir: Path) -> None:
+    alert = workdir / "alert.json"
+    alert.write_bytes(compact(sample("alertmanager/firing.json")))
+    result = runner.invoke(app, ["run", str(alert), "--source", "alertmanager"])
+    assert result.exit_code == 0, result.output
+    assert "state: completed" in result.output
+    assert "report: " in result.output
+
+
+def test_run_refuses_a_malformed_alert_file(workdir: Path) -> None:
+    alert = workdir / "alert.json"
+    alert.write_text("{not json")
+    result = runner.invoke(app, ["run", str(alert)])
+    assert result.exit_code == 1
+    assert "answered 400" in result.output and "malformed JSON" in result.output
+
+
+def test_config_check_reports_enabled_and_disabled_parts(workdir: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRIAGE_PAGERDUTY_WEBHOOK_SECRETS", f"{PD_SECRET},older")
+    monkeypatch.delenv("TRIAGE_DATADOG_WEBHOOK_TOKEN", raising=False)
+    config = yaml.safe_load((DEMO / "scenario.yaml").read_text())["config"]
+    (workdir / "triage.yaml").write_text(yaml.safe_dump(config))
+    result = runner.invoke(app, ["config", "check"])
+    assert result.exit_code == 0, result.output
+    assert "PagerDuty intake: enabled" in result.output
+    assert "Datadog intake: disabled — set TRIAGE_DATADOG_WEBHOOK_TOKEN" in result.output
+    assert "checkout: connectors ['logs', 'metrics', 'orders_db', 'deploys']" in result.output
+
+
+def test_config_check_names_the_bad_field(workdir: Path) -> None:
+    (workdir / "triage.yaml").write_text("services:\n  - name: checkout\n    conectors: [logs]\n")
+    result = runner.invoke(app, ["config", "check"])
+    assert result.exit_code == 2
+    assert "services.0.conectors: Extra inputs are not permitted" in result.output
+
+
+def test_config_check_names_an_undefined_connector(workdir: Path) -> None:
+    (workdir / "triage.yaml").write_text("services:\n  - name: checkout\n    connectors: [logs]\n")
+    result = runner.invoke(app, ["config", "check"])
+    assert result.exit_code == 2
+    assert "uses undefined connectors ['logs']" in result.output

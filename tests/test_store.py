@@ -1,0 +1,54 @@
+"""The store: schema creation and upgrade, on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import make_settings, staged_demo
+from tests.postgres import fresh_database
+from triage.models import Source
+from triage.replay import replay
+from triage.store import SCHEMA_VERSION, Store, schema_version
+
+
+def test_upgrade_creates_then_is_idempotent(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite'}")
+    assert store.current_version() is None
+    assert store.upgrade() == SCHEMA_VERSION
+    assert store.upgrade() == SCHEMA_VERSION
+    with store.transaction() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema_version)).scalar() == 1
+    store.dispose()
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite'}")
+    store.upgrade()
+    with store.transaction() as conn:
+        conn.execute(schema_version.update().values(version=SCHEMA_VERSION + 1))
+    with pytest.raises(RuntimeError, match="newer than this build"):
+        store.upgrade()
+    store.dispose()
+
+
+@pytest.mark.slow
+def test_demo_runs_on_postgresql(tmp_path: Path, postgres_dsn: str) -> None:
+    """Store, DBOS system tables and the whole investigation on PostgreSQL."""
+    dsn = fresh_database(postgres_dsn, f"triage_{uuid.uuid4().hex[:8]}")
+    workdir, config = staged_demo(tmp_path)
+    settings = make_settings(tmp_path, database_url=dsn)
+    outcome = replay(settings, config, Source.PAGERDUTY, (workdir / "alert.json").read_bytes())
+    assert outcome.report.state == "completed"
+    assert outcome.report.findings is not None
+    assert outcome.report.findings.hypotheses[0].category == "bad-deploy"
+    engine = sa.create_engine(dsn.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        status = conn.execute(sa.text("SELECT status FROM dbos.workflow_status")).scalar_one()
+        version = conn.execute(sa.select(schema_version.c.version)).scalar_one()
+    engine.dispose()
+    assert status == "SUCCESS"
+    assert version == SCHEMA_VERSION
