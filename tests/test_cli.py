@@ -105,3 +105,21 @@ def test_config_check_names_an_undefined_connector(workdir: Path) -> None:
     result = runner.invoke(app, ["config", "check"])
     assert result.exit_code == 2
     assert "uses undefined connectors ['logs']" in result.output
+
+
+def test_config_check_refuses_an_unknown_playbook(workdir: Path) -> None:
+    (workdir / "triage.yaml").write_text("services:\n  - name: checkout\n    playbook: nope\n")
+    result = runner.invoke(app, ["config", "check"])
+    assert result.exit_code == 2
+    assert "service 'checkout' names unknown playbook 'nope'; loaded: default" in result.output
+
+
+def test_config_check_reports_a_bad_playbook_file_and_keeps_the_others(workdir: Path) -> None:
+    books = workdir / "books"
+    books.mkdir()
+    (books / "broken.yaml").write_text("name: broken\nqueries: [{id: x, kind: logs}]\n")
+    (workdir / "triage.yaml").write_text("playbook_dirs: [books]\n")
+    result = runner.invoke(app, ["config", "check"])
+    assert result.exit_code == 1
+    assert "playbooks: default" in result.output
+    assert "broken.yaml: queries.0.query: Field required" in result.output

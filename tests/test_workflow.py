@@ -129,3 +129,18 @@ def test_unmapped_alert_completes_and_says_why_nothing_was_gathered(tmp_path: Pa
     assert report.service is None
     assert any("no service in triage.yaml matches" in note for note in report.notes)
     assert report.findings is not None and report.findings.abstained
+
+
+def test_serve_with_in_process_worker_acks_then_publishes_the_report(tmp_path: Path) -> None:
+    workdir, config = staged_demo(tmp_path)
+    runtime = Runtime.from_settings(make_settings(tmp_path), config)
+    body = (workdir / "alert.json").read_bytes()
+    with TestClient(create_app(runtime, run_worker=True)) as client:
+        response = client.post("/webhooks/pagerduty", content=body, headers=pd_headers(body))
+        assert response.status_code == 202
+        investigation_id = response.json()["results"][0]["investigation_id"]
+        _wait_for(lambda: _state(runtime, investigation_id) == "completed")
+        page = client.get(f"/reports/{investigation_id}")
+    runtime.close()
+    assert page.status_code == 200
+    assert "[bad-deploy]" in page.text

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from triage import __version__
 from triage.intake import alertmanager, datadog, pagerduty
@@ -23,11 +24,12 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
         if run_worker:
             from triage.runtime import launch_worker, stop_worker
 
-            launch_worker(runtime)
+            # DBOS's synchronous API refuses to run on an event loop thread; give it a thread.
+            await run_in_threadpool(launch_worker, runtime)
             try:
                 yield
             finally:
-                stop_worker()
+                await run_in_threadpool(stop_worker)
         else:
             yield
 

@@ -43,6 +43,9 @@ def serve(
     from triage.app import create_app
 
     runtime = _runtime()
+    if "public_url" not in runtime.settings.model_fields_set:
+        # Report links must point somewhere that answers; without TRIAGE_PUBLIC_URL, that is us.
+        runtime.settings.public_url = f"http://{host}:{port}"
     typer.echo(f"triage serving on http://{host}:{port} (worker: {'yes' if worker else 'no'}; "
                f"store: {runtime.store.engine.url.render_as_string(hide_password=True)})")
     uvicorn.run(create_app(runtime, run_worker=worker), host=host, port=port, log_level="info")
@@ -160,9 +163,13 @@ def config_check() -> None:
     except ConfigError as exc:
         typer.secho(f"invalid: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
-    from triage.playbook import PlaybookLibrary
+    from triage.runtime import load_playbooks
 
-    library = PlaybookLibrary(config.playbook_dirs)
+    try:
+        library = load_playbooks(config)
+    except ConfigError as exc:
+        typer.secho(f"invalid: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
     lines = [
         f"config file: {path or '(none: empty default)'}",
         f"store: {settings.resolved_database_url().split('@')[-1]}",

@@ -6,6 +6,7 @@ DBOS steps run in worker threads with only an investigation id; they find everyt
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,37 @@ from dbos import DBOS, DBOSClient, DBOSConfig
 from connectors import Connector, build_connector
 from triage.agent.base import Brain
 from triage.agent.rules import RulesBrain
-from triage.config import ServiceConfig, Settings, TriageConfig, load_config
+from triage.config import ConfigError, ServiceConfig, Settings, TriageConfig, load_config
 from triage.playbook import PlaybookLibrary
 from triage.store import Store
 
 QUEUE_NAME = "investigations"
 log = logging.getLogger(__name__)
+
+
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is at emit time. DBOS's default handler binds the stderr of
+    its first use, which breaks once that stream is swapped and closed (CLI runners, tests)."""
+
+    @property
+    def stream(self) -> Any:
+        """The current standard error."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def _own_dbos_logging() -> None:
+    # DBOS only installs its console handler when the `dbos` logger has none: give it ours.
+    dbos_logger = logging.getLogger("dbos")
+    if not any(isinstance(h, _CurrentStderrHandler) for h in dbos_logger.handlers):
+        handler = _CurrentStderrHandler()
+        handler.name = "__dbos_console_log_handler__"
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s dbos: %(message)s"))
+        dbos_logger.handlers = [handler]
+        dbos_logger.propagate = False
 
 
 @dataclass
@@ -42,8 +68,9 @@ class Runtime:
         store.upgrade()
         # DBOS's own tables live in the same database; create or migrate them here so that an
         # API-only process (no worker) can enqueue from its first request.
+        _own_dbos_logging()
         DBOS.migrate(store.url)
-        return cls(settings, config, store, PlaybookLibrary(config.playbook_dirs))
+        return cls(settings, config, store, load_playbooks(config))
 
     def connectors_for(self, service: ServiceConfig | None) -> list[Connector]:
         """Fresh connectors for a service (none for an unmapped alert)."""
@@ -72,6 +99,21 @@ class Runtime:
         if self._client is not None:
             self._client.destroy()
         self.store.dispose()
+
+
+def load_playbooks(config: TriageConfig) -> PlaybookLibrary:
+    """Load every playbook; a bad file is logged and skipped, a service naming an unknown
+    playbook is a configuration error (it would otherwise fail on every alert)."""
+    library = PlaybookLibrary(config.playbook_dirs)
+    for error in library.errors:
+        log.error("playbook skipped: %s", error)
+    for service in config.services:
+        if service.playbook and service.playbook not in library.playbooks:
+            raise ConfigError(
+                f"service {service.name!r} names unknown playbook {service.playbook!r}; "
+                f"loaded: {', '.join(sorted(library.playbooks))}"
+            )
+    return library
 
 
 _current: Runtime | None = None
