@@ -54,17 +54,20 @@ class FilesDeploysConnector:
         try:
             record_filter = parse_filter(request.query)
             raw = json.loads(self.settings.path.read_text(encoding="utf-8"))
-            deploys = [Deploy.model_validate(item) for item in raw]
+            dated = sorted(((parse_timestamp(d.deployed_at), d) for d in map(Deploy.model_validate, raw)),
+                           key=lambda pair: pair[0])
         except QueryRefused as exc:
             return builder.error(str(exc))
         except FileNotFoundError:
             return builder.error(f"deploys file not found: {self.settings.path}")
+        except OSError as exc:
+            return builder.error(f"cannot read deploys file {self.settings.path}: {exc.strerror}")
         except (ValueError, TypeError, ValidationError) as exc:
             return builder.error(f"{self.settings.path} is not a JSON list of deploys: {exc}")
         rows: list[dict[str, Any]] = []
-        for deploy in sorted(deploys, key=lambda d: parse_timestamp(d.deployed_at)):
+        for deployed_at, deploy in dated:
             record = deploy.model_dump()
-            if request.start <= parse_timestamp(deploy.deployed_at) < request.end and (
+            if request.start <= deployed_at < request.end and (
                 record_filter.matches(record, deploy.description)
             ):
                 rows.append(record)

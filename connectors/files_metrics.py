@@ -15,7 +15,9 @@ from connectors.base import Evidence, EvidenceBuilder, EvidenceKind, QueryRefuse
 from connectors.timeparse import parse_timestamp
 
 _SELECTOR = re.compile(r"^\s*(?P<name>[A-Za-z_:][A-Za-z0-9_:]*)?\s*(?:\{(?P<labels>.*)\})?\s*$")
-_MATCHER = re.compile(r'\s*(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>=|!=)\s*"(?P<value>[^"]*)"\s*')
+_MATCHER = re.compile(
+    r'\s*(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>=|!=)\s*"(?P<value>(?:[^"\\]|\\.)*)"\s*(?:,|$)'
+)
 
 
 class FilesMetricsSettings(BaseModel):
@@ -34,11 +36,15 @@ def parse_selector(text: str) -> tuple[str, list[tuple[str, str, str]]]:
         raise QueryRefused(f'not a metric selector: {text!r} (expected name{{label="value"}})')
     matchers: list[tuple[str, str, str]] = []
     labels = (match.group("labels") or "").strip()
-    for part in filter(None, (p.strip() for p in labels.split(","))):
-        matcher = _MATCHER.fullmatch(part)
-        if not matcher:
-            raise QueryRefused(f'bad label matcher {part!r} in {text!r} (expected key="value")')
-        matchers.append((matcher["key"], matcher["op"], matcher["value"]))
+    position = 0
+    while position < len(labels):
+        matcher = _MATCHER.match(labels, position)
+        if not matcher or matcher.end() == position:
+            rest = labels[position:]
+            raise QueryRefused(f'bad label matcher {rest!r} in {text!r} (expected key="value")')
+        value = matcher["value"].replace('\\"', '"').replace("\\\\", "\\")
+        matchers.append((matcher["key"], matcher["op"], value))
+        position = matcher.end()
     if not match.group("name") and not matchers:
         raise QueryRefused(f"selector {text!r} selects every metric: name one or add a label")
     return match.group("name") or "", matchers
@@ -63,24 +69,36 @@ class FilesMetricsConnector:
             return builder.error(str(exc))
         if not self.settings.path.is_file():
             return builder.error(f"metrics file not found: {self.settings.path}")
+        try:
+            points = self._read(request, metric, matchers)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            return builder.error(f"{self.settings.path} is not a readable UTF-8 CSV: {exc}")
+        except KeyError as exc:
+            return builder.error(f"{self.settings.path} lacks columns: {exc.args[0]}")
+        points.sort(key=lambda point: point["timestamp"])
+        return builder.ok(points, _summarize(metric, points))
+
+    def _read(self, request: QueryRequest, metric: str,
+              matchers: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
         points: list[dict[str, Any]] = []
         with self.settings.path.open(newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
             missing = {"timestamp", "metric", "value"} - set(reader.fieldnames or [])
             if missing:
-                return builder.error(f"{self.settings.path} lacks columns: {sorted(missing)}")
-            for row in reader:
-                if (metric and row["metric"] != metric) or not _labels_match(row, matchers):
+                raise KeyError(sorted(missing))
+            for raw in reader:
+                # Short rows give None values and long rows a None key: keep only named, present cells.
+                row = {k: v for k, v in raw.items() if k is not None and v is not None}
+                if (metric and row.get("metric") != metric) or not _labels_match(row, matchers):
                     continue
                 try:
-                    stamp = parse_timestamp(row["timestamp"])
+                    stamp = parse_timestamp(row.get("timestamp"))
                     value = float(row["value"])
-                except ValueError:
+                except (ValueError, KeyError):
                     continue
                 if request.start <= stamp < request.end:
                     points.append({**row, "timestamp": stamp.isoformat(), "value": value})
-        points.sort(key=lambda point: point["timestamp"])
-        return builder.ok(points, _summarize(metric, points))
+        return points
 
     def close(self) -> None:
         """Nothing to release: the file is opened per query."""

@@ -8,7 +8,7 @@ field `service` equals `checkout`, the message contains `connection refused`, an
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import QueryRefused
@@ -18,7 +18,7 @@ from connectors.base import QueryRefused
 class RecordFilter:
     """A parsed filter expression."""
 
-    equals: dict[str, str] = field(default_factory=dict)
+    equals: tuple[tuple[str, str], ...] = ()
     not_equals: tuple[tuple[str, str], ...] = ()
     contains: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()
@@ -26,7 +26,7 @@ class RecordFilter:
     def matches(self, record: dict[str, Any], message: str) -> bool:
         """Whether one record passes every term."""
         text = message.lower()
-        for key, want in self.equals.items():
+        for key, want in self.equals:
             if str(record.get(key, "")).lower() != want:
                 return False
         for key, unwanted in self.not_equals:
@@ -41,7 +41,7 @@ def parse_filter(expression: str) -> RecordFilter:
         terms = shlex.split(expression)
     except ValueError as exc:
         raise QueryRefused(f"cannot parse filter {expression!r}: {exc}") from exc
-    equals: dict[str, str] = {}
+    equals: list[tuple[str, str]] = []
     not_equals: list[tuple[str, str]] = []
     contains: list[str] = []
     excludes: list[str] = []
@@ -54,9 +54,9 @@ def parse_filter(expression: str) -> RecordFilter:
             if negated:
                 not_equals.append((key.strip(), value.strip().lower()))
             else:
-                equals[key.strip()] = value.strip().lower()
+                equals.append((key.strip(), value.strip().lower()))
         elif term.startswith("!") and len(term) > 1:
             excludes.append(term[1:].lower())
         else:
             contains.append(term.lower())
-    return RecordFilter(equals, tuple(not_equals), tuple(contains), tuple(excludes))
+    return RecordFilter(tuple(equals), tuple(not_equals), tuple(contains), tuple(excludes))

@@ -6,7 +6,9 @@ callback (SQLite's own allowlist hook) lets the statement read tables and call f
 
 from __future__ import annotations
 
+import re
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +23,17 @@ _ALLOWED_ACTIONS = frozenset(
 _DENIED_FUNCTIONS = frozenset({"load_extension", "randomblob", "zeroblob", "readfile", "writefile"})
 
 
+_LEADING_COMMENTS = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
+_READ_KEYWORDS = frozenset({"select", "with", "values"})
+
+
+def first_keyword(sql: str) -> str:
+    """The statement's first keyword, after any comments."""
+    rest = sql[_LEADING_COMMENTS.match(sql).end():]  # type: ignore[union-attr]
+    match = re.match(r"[A-Za-z]+", rest)
+    return match.group(0).lower() if match else ""
+
+
 class SqliteSettings(BaseModel):
     """`type: sqlite` — path to an existing database file."""
 
@@ -29,6 +42,7 @@ class SqliteSettings(BaseModel):
     type: Literal["sqlite"] = "sqlite"
     path: Path
     timeout_seconds: float = 5.0
+    statement_timeout_seconds: float = 10.0
 
 
 def _authorize(action: int, arg1: str | None, arg2: str | None, *_: object) -> int:
@@ -54,6 +68,9 @@ class SqliteConnector:
         conn = sqlite3.connect(uri, uri=True, timeout=self.settings.timeout_seconds)
         conn.execute("PRAGMA query_only = ON")
         conn.set_authorizer(_authorize)
+        deadline = time.monotonic() + self.settings.statement_timeout_seconds
+        # Checked every 10k VM instructions; a non-zero return interrupts the statement.
+        conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
         conn.row_factory = sqlite3.Row
         return conn
 
@@ -62,6 +79,10 @@ class SqliteConnector:
         builder = EvidenceBuilder(self, request)
         if not self.settings.path.is_file():
             return builder.error(f"database file not found: {self.settings.path}")
+        keyword = first_keyword(request.query)
+        if keyword not in _READ_KEYWORDS:
+            return builder.error(f"refused: only SELECT / WITH / VALUES statements run here, "
+                                 f"not {keyword.upper() or 'an empty statement'}")
         params = {"start": request.start.isoformat(), "end": request.end.isoformat()}
         try:
             conn = self._connect()
@@ -71,6 +92,10 @@ class SqliteConnector:
             finally:
                 conn.close()
         except (sqlite3.DatabaseError, sqlite3.Warning, sqlite3.ProgrammingError) as exc:
+            if "interrupted" in str(exc):
+                limit = self.settings.statement_timeout_seconds
+                return builder.error(f"query cancelled after the {limit:g}s "
+                                     "statement timeout")
             return builder.error(f"sqlite refused or failed: {exc}")
         rows: list[dict[str, Any]] = [dict(row) for row in fetched]
         columns = list(rows[0]) if rows else []

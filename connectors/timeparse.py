@@ -11,7 +11,10 @@ def parse_timestamp(value: object) -> datetime:
         raise ValueError(f"not a timestamp: {value!r}")
     if isinstance(value, int | float):
         seconds = value / 1000 if value > 1e11 else value
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError) as exc:  # out of datetime's range, or inf / nan
+            raise ValueError(f"timestamp out of range: {value!r}") from exc
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"not a timestamp: {value!r}")
     text = value.strip()

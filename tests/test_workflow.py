@@ -30,7 +30,7 @@ def _state(runtime: Runtime, investigation_id: str) -> str:
                                 .where(investigations.c.id == investigation_id)).scalar_one())
 
 
-def _wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(predicate, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

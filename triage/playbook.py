@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from connectors import EvidenceKind
 from triage.models import Alert
@@ -34,11 +34,23 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"duration must not be negative: {value!r}")
         return timedelta(seconds=value)
     match = _DURATION.match(str(value).strip())
     if not match:
         raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 15m, 2h, 1d)")
-    return timedelta(**{_UNITS[match[2]]: int(match[1])})
+    try:
+        return timedelta(**{_UNITS[match[2]]: int(match[1])})
+    except OverflowError as exc:
+        raise ValueError(f"duration {value!r} is too large") from exc
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"invalid regex {pattern!r}: {exc}") from exc
 
 
 class Strict(BaseModel):
@@ -57,6 +69,13 @@ class Window(Strict):
     _parse = field_validator("before", "onset", "after", mode="before")(
         lambda value: parse_duration(value)
     )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.onset >= self.before:
+            raise ValueError(f"onset ({self.onset}) must be shorter than before ({self.before}): "
+                             "the baseline is [alert - before, alert - onset)")
+        return self
 
     def bounds(self, started_at: datetime) -> tuple[datetime, datetime, datetime]:
         """(start, onset, end) for an alert that started at `started_at`."""
@@ -79,6 +98,8 @@ class QuerySpec(Strict):
             return template.render(service=service or "", alert=alert.model_dump(mode="json"))
         except TemplateError as exc:
             raise PlaybookError(f"query {self.id!r}: template error: {exc}") from exc
+        except Exception as exc:
+            raise PlaybookError(f"query {self.id!r}: template failed: {type(exc).__name__}: {exc}") from exc
 
 
 class Match(Strict):
@@ -88,6 +109,20 @@ class Match(Strict):
     title: str | None = None
     service: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("title", "service")
+    @classmethod
+    def _regex(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            _compile(pattern)
+        return pattern
+
+    @field_validator("labels")
+    @classmethod
+    def _label_regexes(cls, labels: dict[str, str]) -> dict[str, str]:
+        for pattern in labels.values():
+            _compile(pattern)
+        return labels
 
     def score(self, alert: Alert) -> int | None:
         """How specifically this matches (number of rules), or None when it does not."""
@@ -117,7 +152,7 @@ def load_playbook(path: Path) -> Playbook:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         return Playbook.model_validate(raw)
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise PlaybookError(f"{path}: {exc}") from exc
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
@@ -136,7 +171,7 @@ class PlaybookLibrary:
         self.playbooks: dict[str, Playbook] = {}
         self.errors: list[str] = []
         for directory in [builtin_dir(), *dirs]:
-            for path in sorted(directory.glob("*.yaml")):
+            for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
                 try:
                     playbook = load_playbook(path)
                 except PlaybookError as exc:
