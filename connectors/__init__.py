@@ -9,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from connectors.base import (
     Connector,
+    ConnectorCheck,
     ConnectorConfigError,
     ConnectorError,
     Evidence,
@@ -57,6 +58,7 @@ def build_connector(name: str, raw: dict[str, Any], base_dir: Path) -> Connector
 __all__ = [
     "CONNECTOR_TYPES",
     "Connector",
+    "ConnectorCheck",
     "ConnectorConfigError",
     "ConnectorError",
     "Evidence",

@@ -91,6 +91,16 @@ class Evidence(BaseModel):
     duration_ms: float = 0.0
 
 
+class ConnectorCheck(BaseModel):
+    """What `triage connectors test` found: can we read, and could these credentials write?"""
+
+    connector: str
+    kind: EvidenceKind
+    reachable: bool
+    can_write: bool | None = Field(description="None when the backend cannot tell")
+    details: list[str] = Field(default_factory=list)
+
+
 @runtime_checkable
 class Connector(Protocol):
     """A read-only eye on one backend. It has no method that writes."""
@@ -100,6 +110,10 @@ class Connector(Protocol):
 
     def query(self, request: QueryRequest) -> Evidence:
         """Run one read-only query and describe what came back."""
+        ...
+
+    def check(self) -> ConnectorCheck:
+        """Connect, verify read access, and find out whether the credentials could write."""
         ...
 
     def close(self) -> None:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from connectors.base import Evidence, EvidenceBuilder, EvidenceKind, QueryRefused, QueryRequest
+from connectors.base import (
+    ConnectorCheck,
+    Evidence,
+    EvidenceBuilder,
+    EvidenceKind,
+    QueryRefused,
+    QueryRequest,
+)
 from connectors.filters import parse_filter
 from connectors.timeparse import parse_timestamp
 
@@ -76,6 +84,14 @@ class FilesDeploysConnector:
             for row in rows[-5:]
         )
         return builder.ok(rows, f"{len(rows)} deploys; latest: {summary}")
+
+    def check(self) -> ConnectorCheck:
+        """The file is readable; it is only ever opened for reading."""
+        path = self.settings.path
+        readable = path.is_file() and os.access(path, os.R_OK)
+        detail = f"{path} is readable" if readable else f"{path} is missing or unreadable"
+        return ConnectorCheck(connector=self.name, kind=self.kind, reachable=readable,
+                              can_write=False, details=[detail, "opened read-only by design"])
 
     def close(self) -> None:
         """Nothing to release: the file is read per query."""

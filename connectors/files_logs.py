@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import Counter
 from datetime import datetime
@@ -11,7 +12,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from connectors.base import Evidence, EvidenceBuilder, EvidenceKind, QueryRefused, QueryRequest
+from connectors.base import (
+    ConnectorCheck,
+    Evidence,
+    EvidenceBuilder,
+    EvidenceKind,
+    QueryRefused,
+    QueryRequest,
+)
 from connectors.filters import parse_filter
 from connectors.timeparse import parse_timestamp
 
@@ -82,6 +90,14 @@ class FilesLogsConnector:
         by_level = ", ".join(f"{level}={count}" for level, count in levels.most_common())
         note = f" ({unreadable} lines were not JSON with a timestamp and were skipped)" if unreadable else ""
         return f"{len(rows)} lines ({by_level}); top: {top}{note}"
+
+    def check(self) -> ConnectorCheck:
+        """The file is readable; it is only ever opened for reading."""
+        path = self.settings.path
+        readable = path.is_file() and os.access(path, os.R_OK)
+        detail = f"{path} is readable" if readable else f"{path} is missing or unreadable"
+        return ConnectorCheck(connector=self.name, kind=self.kind, reachable=readable,
+                              can_write=False, details=[detail, "opened read-only by design"])
 
     def close(self) -> None:
         """Nothing to release: the file is opened per query."""

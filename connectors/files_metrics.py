@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -11,7 +12,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from connectors.base import Evidence, EvidenceBuilder, EvidenceKind, QueryRefused, QueryRequest
+from connectors.base import (
+    ConnectorCheck,
+    Evidence,
+    EvidenceBuilder,
+    EvidenceKind,
+    QueryRefused,
+    QueryRequest,
+)
 from connectors.timeparse import parse_timestamp
 
 _SELECTOR = re.compile(r"^\s*(?P<name>[A-Za-z_:][A-Za-z0-9_:]*)?\s*(?:\{(?P<labels>.*)\})?\s*$")
@@ -99,6 +107,14 @@ class FilesMetricsConnector:
                 if request.start <= stamp < request.end:
                     points.append({**row, "timestamp": stamp.isoformat(), "value": value})
         return points
+
+    def check(self) -> ConnectorCheck:
+        """The file is readable; it is only ever opened for reading."""
+        path = self.settings.path
+        readable = path.is_file() and os.access(path, os.R_OK)
+        detail = f"{path} is readable" if readable else f"{path} is missing or unreadable"
+        return ConnectorCheck(connector=self.name, kind=self.kind, reachable=readable,
+                              can_write=False, details=[detail, "opened read-only by design"])
 
     def close(self) -> None:
         """Nothing to release: the file is opened per query."""

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from connectors.base import Evidence, EvidenceBuilder, EvidenceKind, QueryRequest
+from connectors.base import ConnectorCheck, Evidence, EvidenceBuilder, EvidenceKind, QueryRequest
 
 _ALLOWED_ACTIONS = frozenset(
     {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
@@ -104,6 +104,21 @@ class SqliteConnector:
         if rows:
             summary += f"; first row: {rows[0]}"
         return builder.ok(rows, summary)
+
+    def check(self) -> ConnectorCheck:
+        """Open read-only and run a trivial read; writes are impossible by construction."""
+        try:
+            conn = self._connect()
+            try:
+                tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            return ConnectorCheck(connector=self.name, kind=self.kind, reachable=False,
+                                  can_write=False, details=[f"cannot read {self.settings.path}: {exc}"])
+        return ConnectorCheck(connector=self.name, kind=self.kind, reachable=True, can_write=False,
+                              details=[f"{self.settings.path}: {tables} schema objects readable",
+                                       "opened with mode=ro, query_only and a read-only authorizer"])
 
     def close(self) -> None:
         """Nothing to release: one connection per query."""

@@ -123,3 +123,49 @@ def test_config_check_reports_a_bad_playbook_file_and_keeps_the_others(workdir: 
     assert result.exit_code == 1
     assert "playbooks: default" in result.output
     assert "broken.yaml: queries.0.query: Field required" in result.output
+
+
+@pytest.fixture
+def demo_config(workdir: Path) -> Path:
+    from triage.scenarios import stage_bundle
+
+    stage_bundle(DEMO, workdir)
+    config = yaml.safe_load((DEMO / "scenario.yaml").read_text())["config"]
+    (workdir / "triage.yaml").write_text(yaml.safe_dump(config))
+    return workdir
+
+
+def test_connectors_test_reports_each_connector(demo_config: Path) -> None:
+    result = runner.invoke(app, ["connectors", "test"])
+    assert result.exit_code == 0, result.output
+    assert "orders_db (database): ok" in result.output
+    assert "logs (logs): ok" in result.output
+    assert "CAN WRITE" not in result.output
+
+
+def test_connectors_test_fails_for_a_missing_file(demo_config: Path) -> None:
+    (demo_config / "metrics.csv").unlink()
+    result = runner.invoke(app, ["connectors", "test", "metrics"])
+    assert result.exit_code == 1
+    assert "metrics (metrics): UNREACHABLE" in result.output
+
+
+def test_query_runs_a_read_and_prints_rows(demo_config: Path) -> None:
+    result = runner.invoke(app, ["query", "orders_db", "SELECT count(*) AS n FROM orders",
+                                 "--since", "3650d", "--json"])
+    assert result.exit_code == 0, result.output
+    evidence = json.loads(result.output)
+    assert evidence["status"] == "ok"
+    assert evidence["rows"][0]["n"] > 0
+
+
+def test_query_refuses_a_write_with_the_reason(demo_config: Path) -> None:
+    result = runner.invoke(app, ["query", "orders_db", "DELETE FROM orders"])
+    assert result.exit_code == 1
+    assert "refused: only SELECT / WITH / VALUES statements run here, not DELETE" in result.output
+
+
+def test_query_unknown_connector_names_the_configured_ones(demo_config: Path) -> None:
+    result = runner.invoke(app, ["query", "nope", "x"])
+    assert result.exit_code == 2
+    assert "unknown connector 'nope'; configured: deploys, logs, metrics, orders_db" in result.output

@@ -101,7 +101,7 @@ def _investigation_of(answer: dict[str, Any]) -> str:
 def _wait(runtime: Runtime, investigation_id: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with runtime.store.transaction() as conn:
+        with runtime.store.read() as conn:
             row = repo.get_investigation(conn, investigation_id)
         if row and row["state"] in FINAL_STATES:
             return
@@ -110,7 +110,7 @@ def _wait(runtime: Runtime, investigation_id: str, timeout: float) -> None:
 
 
 def _write_report(runtime: Runtime, investigation_id: str) -> ReplayOutcome:
-    with runtime.store.transaction() as conn:
+    with runtime.store.read() as conn:
         report = build_report(conn, investigation_id, runtime.settings.public_url)
     out = runtime.settings.data_dir / "reports"
     out.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,9 @@ in one transaction. A schema change bumps `SCHEMA_VERSION` and appends its migra
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -137,6 +139,9 @@ MIGRATIONS: list[Callable[[Connection], None]] = []
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # WAL lets the API thread read while a worker writes; busy_timeout waits instead of failing.
+    # Autocommit at the driver level, so that SQLAlchemy's "begin" event below decides how each
+    # transaction begins (pysqlite would otherwise BEGIN lazily, at the first write).
+    dbapi_conn.isolation_level = None
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
@@ -151,7 +156,15 @@ def make_engine(url: str) -> Engine:
     engine = sa.create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # Writers take SQLite's write lock up front (BEGIN IMMEDIATE), so a transaction's reads and
+    # writes see one snapshot; readers begin deferred and never block writers (WAL).
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 class Store:
@@ -160,11 +173,31 @@ class Store:
     def __init__(self, url: str, engine: Engine | None = None) -> None:
         self.url = url
         self.engine = engine or make_engine(url)
+        self._sqlite = self.engine.dialect.name == "sqlite"
+        # SQLite has one writer at a time and its busy handler sleeps in steps of up to 100 ms;
+        # queueing this process's writers on a lock wakes the next one the moment the lock frees.
+        self._write_lock = threading.Lock()
+        # Request handlers hand their writes to these threads: one for SQLite (its single writer
+        # never waits on a lock), a few for PostgreSQL (matching the connection pool).
+        self.writers = ThreadPoolExecutor(max_workers=1 if self._sqlite else 8,
+                                          thread_name_prefix="store-writer")
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """One transaction, committed on success and rolled back on any error."""
-        with self.engine.begin() as conn:
+        """One read-write transaction, committed on success and rolled back on any error."""
+        if not self._sqlite:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self.engine.connect() as conn:
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """One read-only transaction (a consistent snapshot; never blocks writers)."""
+        with self.engine.connect() as conn, conn.begin():
             yield conn
 
     def current_version(self) -> int | None:
@@ -193,7 +226,8 @@ class Store:
         return SCHEMA_VERSION
 
     def dispose(self) -> None:
-        """Close pooled connections."""
+        """Stop the writer threads and close pooled connections."""
+        self.writers.shutdown(wait=True)
         self.engine.dispose()
 
 

@@ -44,7 +44,7 @@ def _stage(investigation_id: str, stage: str) -> Iterator[Runtime]:
 def gather(investigation_id: str) -> None:
     """Pick the playbook and run its read-only queries on the service's connectors in parallel."""
     with _stage(investigation_id, "gather") as runtime:
-        with runtime.store.transaction() as conn:
+        with runtime.store.read() as conn:
             alert = repo.alert_of_investigation(conn, investigation_id)
         service = runtime.config.service_named(alert.service)
         log, started = StepLog(investigation_id, "gather"), utcnow()
@@ -168,7 +168,7 @@ def _save(runtime: Runtime, records: list[StepRecord], **investigation: object) 
 
 def _context(runtime: Runtime, investigation_id: str, *,
              with_signals: bool) -> InvestigationContext:
-    with runtime.store.transaction() as conn:
+    with runtime.store.read() as conn:
         row = repo.get_investigation(conn, investigation_id)
         assert row is not None
         alert, _ = repo.load_alert(conn, row["alert_id"])

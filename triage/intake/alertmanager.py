@@ -14,7 +14,6 @@ from datetime import datetime
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from triage.config import Settings
 from triage.intake.common import (
@@ -24,6 +23,7 @@ from triage.intake.common import (
     accept_alerts,
     check_bearer,
     parse_json,
+    persist,
     read_body,
     resolve_alert,
     validate,
@@ -111,10 +111,10 @@ async def alertmanager_webhook(request: Request) -> IntakeResponse:
     firing = [normalize(a, webhook) for a in webhook.alerts if a.status == AlertStatus.FIRING]
     results: list[IntakeResult] = []
     if firing:
-        results += await run_in_threadpool(accept_alerts, runtime, Source.ALERTMANAGER.value, [],
+        results += await persist(accept_alerts, runtime, Source.ALERTMANAGER.value, [],
                                            firing, payload)
     for alert in webhook.alerts:
         if alert.status == AlertStatus.RESOLVED:
-            results.append(await run_in_threadpool(
+            results.append(await persist(
                 resolve_alert, runtime, Source.ALERTMANAGER.value, [], dedup_key=dedup_key(alert)))
     return IntakeResponse(results=results)

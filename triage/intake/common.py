@@ -3,8 +3,11 @@ and the one transaction that persists an alert and enqueues its investigation.""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hmac
 import json
+from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 from fastapi import Request
@@ -17,6 +20,7 @@ from triage.report.build import report_url
 from triage.runtime import Runtime, enqueue_options
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+ResultT = TypeVar("ResultT")
 
 
 class IntakeError(Exception):
@@ -92,6 +96,13 @@ def check_bearer(header: str | None, expected: SecretStr, scheme: str = "Bearer"
         raise IntakeError(401, f"Authorization header must use the {scheme} scheme")
     if not hmac.compare_digest(credential.strip().encode(), expected.get_secret_value().encode()):
         raise IntakeError(401, "credentials do not match")
+
+
+async def persist(write: Callable[..., ResultT], runtime: Runtime, *args: Any,
+                  **kwargs: Any) -> ResultT:
+    """Run `write(runtime, ...)` on the store's writer threads, off the event loop."""
+    call = functools.partial(write, runtime, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(runtime.store.writers, call)
 
 
 def accept_alerts(runtime: Runtime, source: str, delivery_keys: list[str],

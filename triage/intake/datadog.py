@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from connectors.timeparse import parse_timestamp
 from triage.intake.common import (
@@ -17,6 +16,7 @@ from triage.intake.common import (
     check_bearer,
     ignored,
     parse_json,
+    persist,
     read_body,
     resolve_alert,
     validate,
@@ -93,11 +93,11 @@ async def datadog_webhook(request: Request) -> IntakeResponse:
     keys = [f"event:{webhook.id}"]
     transition = webhook.alert_transition.strip().lower()
     if transition == "recovered":
-        result = await run_in_threadpool(resolve_alert, runtime, Source.DATADOG.value, keys,
+        result = await persist(resolve_alert, runtime, Source.DATADOG.value, keys,
                                          dedup_key=dedup_key(webhook))
         return IntakeResponse(results=[result])
     if transition not in START_TRANSITIONS:
         return ignored(f"transition {webhook.alert_transition!r} does not start triage")
-    results = await run_in_threadpool(accept_alerts, runtime, Source.DATADOG.value, keys,
+    results = await persist(accept_alerts, runtime, Source.DATADOG.value, keys,
                                       [normalize(webhook)], payload)
     return IntakeResponse(results=results)

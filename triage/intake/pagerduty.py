@@ -15,7 +15,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, SecretStr
-from starlette.concurrency import run_in_threadpool
 
 from triage.intake.common import (
     IntakeError,
@@ -23,6 +22,7 @@ from triage.intake.common import (
     accept_alerts,
     ignored,
     parse_json,
+    persist,
     read_body,
     resolve_alert,
     validate,
@@ -139,7 +139,7 @@ async def pagerduty_webhook(request: Request) -> IntakeResponse:
         keys.append(f"webhook:{webhook_id}")
     if event.event_type == "incident.resolved":
         incident_id = str(event.data.get("id", ""))
-        result = await run_in_threadpool(resolve_alert, runtime, Source.PAGERDUTY.value, keys,
+        result = await persist(resolve_alert, runtime, Source.PAGERDUTY.value, keys,
                                          external_id=incident_id)
         return IntakeResponse(results=[result])
     if event.event_type not in runtime.config.intake.pagerduty_event_types:
@@ -147,6 +147,6 @@ async def pagerduty_webhook(request: Request) -> IntakeResponse:
                        f"{', '.join(runtime.config.intake.pagerduty_event_types)})")
     incident = validate(PagerDutyIncident, event.data, at="event.data")
     alert = normalize(incident, event)
-    results = await run_in_threadpool(accept_alerts, runtime, Source.PAGERDUTY.value, keys,
+    results = await persist(accept_alerts, runtime, Source.PAGERDUTY.value, keys,
                                       [alert], payload)
     return IntakeResponse(results=results)

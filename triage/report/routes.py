@@ -17,7 +17,7 @@ router = APIRouter()
 
 
 def _report(runtime: Runtime, investigation_id: str) -> Report:
-    with runtime.store.transaction() as conn:
+    with runtime.store.read() as conn:
         stored = repo.get_report(conn, investigation_id)
         if stored is not None:
             return Report.model_validate(stored["body"])
@@ -48,7 +48,7 @@ async def list_investigations(request: Request, limit: int = Query(50, ge=1, le=
     runtime: Runtime = request.app.state.runtime
 
     def load() -> list[dict[str, Any]]:
-        with runtime.store.transaction() as conn:
+        with runtime.store.read() as conn:
             return repo.list_investigations(conn, limit, offset)
 
     rows = await run_in_threadpool(load)
@@ -69,7 +69,7 @@ async def get_step(request: Request, investigation_id: str, step_id: str) -> dic
     runtime: Runtime = request.app.state.runtime
 
     def load() -> dict[str, Any] | None:
-        with runtime.store.transaction() as conn:
+        with runtime.store.read() as conn:
             step = repo.get_step(conn, step_id)
         if step is None or step.investigation_id != investigation_id:
             return None

@@ -1,0 +1,671 @@
+"""Ingest benchmark: webhook ack latency of `triage serve`, against a bare FastAPI endpoint.
+
+Run from the repository root, in the project's virtualenv:
+
+    python bench/ingest.py                      # 200 req/s for 10 s, intake only (--no-worker)
+    python bench/ingest.py --rate 500 --seconds 30 --with-worker
+
+What one run does:
+
+1. Starts `triage serve --no-worker` (`python -m triage.cli serve`, real uvicorn) on 127.0.0.1
+   with a fresh temporary data directory (SQLite store), a signing secret and a small
+   triage.yaml, and waits for `/healthz`. `--with-worker` starts it with its in-process worker.
+2. Sends signed PagerDuty V3 deliveries (`incident.triggered`, built from the test sample, one
+   distinct incident per request: unique event id, incident id and X-Webhook-Id) at a fixed
+   rate, open loop: each request goes out at its scheduled time whatever the replies before it
+   are doing, and its latency is measured from that scheduled time (so a stalled server is not
+   hidden by coordinated omission). The client is a small asyncio HTTP/1.1 keep-alive pool
+   (`LoopbackClient`, at most `--connections` in flight), lighter than httpx so that its own
+   cost does not dominate the bare baseline. A few sequential warm-up deliveries come first;
+   they are not timed but are counted in the accepted / persisted reconciliation.
+3. Does the same against a bare FastAPI app (one POST route that reads the body and answers 202)
+   under the same uvicorn settings, in its own subprocess.
+4. Prints, per target, requests sent, 202s, other statuses, transport errors, achieved rate and
+   ack latency p50 / p90 / p99 / max; the triage / bare latency ratios; and, after stopping the
+   triage server, how many accepted deliveries are in the store (rows in `alerts`,
+   `investigations` and DBOS's `workflow_status`, matched by investigation id). Then the goals:
+   p99 <= 50 ms, <= 3x the bare endpoint, 0 lost, each marked met or missed.
+
+The exit code is 0 whatever the figures (this is a benchmark, not a test); 1 if the benchmark
+itself broke (a server did not start or died, no request got an answer), 130 on Ctrl-C.
+Subprocesses and the temporary directory are removed on every exit path (`--keep` keeps the
+directory, with the store and both server logs, for inspection). All traffic stays on 127.0.0.1.
+Load generator and servers share this machine's CPUs, so figures include that contention.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request, Response
+
+from triage.intake.pagerduty import sign
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "tests" / "samples" / "pagerduty" / "incident_triggered.json"
+HOST = "127.0.0.1"
+ROUTE = "/webhooks/pagerduty"
+GOAL_P99_MS = 50.0
+GOAL_RATIO = 3.0
+MAX_REQUESTS = 1_000_000
+READY_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 20.0
+DRAIN_TIMEOUT_S = 60.0
+REQUEST_TIMEOUT_S = 30.0  # connection wait included
+MAX_CHUNKS = 10_000
+# The sample's PagerDuty service, mapped to a service without connectors.
+TRIAGE_YAML = "services:\n  - name: api\n    match:\n      pagerduty_service_ids: [PF9KMXH]\n"
+
+
+class BenchError(Exception):
+    """The benchmark itself broke (as opposed to the service missing a goal)."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """Command-line options."""
+
+    rate: float
+    seconds: float
+    with_worker: bool
+    connections: int
+    warmup: int
+    keep: bool
+
+    @property
+    def requests(self) -> int:
+        """Timed deliveries per target."""
+        return max(1, round(self.rate * self.seconds))
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One prepared request."""
+
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one request; `latency_s` counts from its scheduled send time."""
+
+    latency_s: float | None
+    done_at: float | None
+    status: int | None
+    accepted: tuple[str, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One target's timed run, plus the investigations its warm-up requests started."""
+
+    target: str
+    outcomes: list[Outcome]
+    started: float
+    send_lags_s: list[float]
+    warmup_accepted: tuple[str, ...]
+
+    @property
+    def sent(self) -> int:
+        """Requests sent in the timed run."""
+        return len(self.outcomes)
+
+    @property
+    def ok(self) -> int:
+        """202 answers."""
+        return sum(o.status == 202 for o in self.outcomes)
+
+    @property
+    def other_status(self) -> int:
+        """HTTP answers other than 202."""
+        return sum(o.status is not None and o.status != 202 for o in self.outcomes)
+
+    @property
+    def errors(self) -> int:
+        """Requests without any HTTP answer (transport error, timeout, unfinished)."""
+        return sum(o.status is None for o in self.outcomes)
+
+    @property
+    def latencies_ms(self) -> list[float]:
+        """Latencies of the requests that got an HTTP answer, sorted, in ms."""
+        return sorted(o.latency_s * 1000 for o in self.outcomes if o.latency_s is not None)
+
+    @property
+    def achieved_rate(self) -> float:
+        """Answers per second, from the first scheduled send to the last answer."""
+        ends = [o.done_at for o in self.outcomes if o.done_at is not None]
+        if not ends:
+            return 0.0
+        return len(ends) / max(max(ends) - self.started, 1e-9)
+
+    @property
+    def accepted(self) -> set[str]:
+        """Investigation ids answered with status `accepted`, warm-up included."""
+        return {i for o in self.outcomes for i in o.accepted} | set(self.warmup_accepted)
+
+    def lag_ms(self, q: float) -> float:
+        """Nearest-rank percentile of how late the client issued requests, in ms."""
+        return _nearest_rank(self.send_lags_s, q) * 1000
+
+    def percentile(self, q: float) -> float:
+        """Nearest-rank percentile of the latencies in ms (NaN without any)."""
+        return _nearest_rank(self.latencies_ms, q)
+
+
+def _nearest_rank(values: list[float], q: float) -> float:
+    if not values:
+        return math.nan
+    return values[min(len(values) - 1, max(0, math.ceil(q * len(values)) - 1))]
+
+
+@dataclass(frozen=True)
+class StoreCounts:
+    """What the triage store holds after the run."""
+
+    alerts: int
+    investigations: int
+    workflows: int
+    persisted: int  # accepted investigations with their alert, row and DBOS workflow all stored
+
+
+class Server:
+    """A server subprocess with its output in a log file; stopped on exit from `with`."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], cwd: Path,
+                 log_path: Path) -> None:
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self.cwd = cwd
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Server:
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd,
+                                         stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Graceful stop (SIGTERM), then SIGKILL after `STOP_TIMEOUT_S`."""
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            proc.terminate()
+            proc.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            pass
+        finally:  # also when interrupted while waiting
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5.0)
+
+    def check_alive(self) -> None:
+        """Raise `BenchError`, with the end of its log, if the server has exited."""
+        if self.proc is None or self.proc.poll() is not None:
+            code = None if self.proc is None else self.proc.returncode
+            raise BenchError(f"{self.name} server exited (code {code}):\n{self.log_tail()}")
+
+    def wait_ready(self, url: str, *, need_200: bool) -> None:
+        """Poll `url` until it answers (200 if `need_200`, else any HTTP status)."""
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        with httpx.Client(timeout=1.0, trust_env=False) as client:
+            while time.monotonic() < deadline:
+                self.check_alive()
+                try:
+                    status = client.get(url).status_code
+                except httpx.HTTPError:
+                    status = None
+                if status is not None and (status == 200 or not need_200):
+                    return
+                time.sleep(0.1)
+        raise BenchError(f"{self.name} not ready after {READY_TIMEOUT_S:.0f}s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines of the server's output."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def deliveries(count: int, secret: str) -> list[Delivery]:
+    """`count` signed deliveries, each a distinct incident, as compact JSON."""
+    sample: dict[str, Any] = json.loads(SAMPLE.read_text())
+    run = uuid.uuid4().hex[:8].upper()
+    out = []
+    for i in range(count):
+        payload: dict[str, Any] = json.loads(json.dumps(sample))
+        event = payload["event"]
+        event["id"] = str(uuid.uuid4())
+        data = event["data"]
+        incident = f"PB{run}{i:07d}"
+        data["id"] = incident
+        data["number"] = i + 1
+        data["incident_key"] = uuid.uuid4().hex
+        data["self"] = f"https://api.pagerduty.com/incidents/{incident}"
+        data["html_url"] = f"https://acme.pagerduty.com/incidents/{incident}"
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        out.append(Delivery(body, {
+            "content-type": "application/json",
+            "user-agent": "PagerDuty-Webhook/V3.0",
+            "x-pagerduty-signature": sign(body, secret),
+            "x-webhook-id": str(uuid.uuid4()),
+        }))
+    return out
+
+
+def _accepted_ids(body: bytes) -> tuple[str, ...]:
+    try:
+        results = json.loads(body).get("results", [])
+    except (ValueError, AttributeError):
+        return ()
+    return tuple(r["investigation_id"] for r in results
+                 if isinstance(r, dict) and r.get("status") == "accepted"
+                 and isinstance(r.get("investigation_id"), str))
+
+
+Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+class LoopbackClient:
+    """A minimal HTTP/1.1 keep-alive client for POSTs to one port on 127.0.0.1.
+
+    Why not httpx.AsyncClient: on this kind of machine it spends about 1.5 ms of client CPU per
+    request, several times what the bare endpoint itself takes, which would swamp the baseline
+    and flatter the triage / bare ratio. Requests are pre-serialised; at most `connections`
+    are in flight, the others wait for a connection (that wait counts in their latency).
+    """
+
+    def __init__(self, port: int, connections: int) -> None:
+        self.port = port
+        self._slots = asyncio.Semaphore(connections)
+        self._idle: list[Connection] = []
+        self._open: set[asyncio.StreamWriter] = set()
+
+    def request(self, path: str, delivery: Delivery) -> bytes:
+        """The bytes of one POST of `delivery` to `path`."""
+        head = (f"POST {path} HTTP/1.1\r\nhost: {HOST}:{self.port}\r\n"
+                f"content-length: {len(delivery.body)}\r\n"
+                + "".join(f"{k}: {v}\r\n" for k, v in delivery.headers.items()) + "\r\n")
+        return head.encode("latin-1") + delivery.body
+
+    async def send(self, request: bytes) -> tuple[int, bytes]:
+        """Status and body of the response to `request`, on a pooled connection."""
+        async with self._slots:
+            for attempt in range(2):
+                conn = self._take_idle()
+                reused = conn is not None
+                if conn is None:
+                    conn = await asyncio.open_connection(HOST, self.port)
+                    self._open.add(conn[1])
+                try:
+                    status, body, keep = await self._exchange(conn, request)
+                except (ConnectionError, asyncio.IncompleteReadError):
+                    self._close(conn)
+                    if reused and attempt == 0:
+                        continue  # the server closed an idle keep-alive connection: retry once
+                    raise
+                except BaseException:
+                    self._close(conn)
+                    raise
+                if keep:
+                    self._idle.append(conn)
+                else:
+                    self._close(conn)
+                return status, body
+        raise AssertionError("unreachable")
+
+    async def aclose(self) -> None:
+        """Close every connection."""
+        for writer in list(self._open):
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+        self._open.clear()
+        self._idle.clear()
+
+    def _take_idle(self) -> Connection | None:
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn[0].at_eof():
+                return conn
+            self._close(conn)
+        return None
+
+    def _close(self, conn: Connection) -> None:
+        conn[1].close()
+        self._open.discard(conn[1])
+
+    @staticmethod
+    async def _exchange(conn: Connection, request: bytes) -> tuple[int, bytes, bool]:
+        reader, writer = conn
+        writer.write(request)
+        await writer.drain()
+        lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        keep = headers.get("connection", "").lower() != "close"
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            return status, await _read_chunked(reader), keep
+        if "content-length" in headers:
+            return status, await reader.readexactly(int(headers["content-length"])), keep
+        return status, await _read_to_eof(reader), False
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    body = bytearray()
+    for _ in range(MAX_CHUNKS):
+        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+        if size == 0:
+            for _ in range(MAX_CHUNKS):
+                if await reader.readuntil(b"\r\n") == b"\r\n":
+                    return bytes(body)
+            break
+        body += await reader.readexactly(size)
+        await reader.readexactly(2)
+    raise ValueError("response has too many chunks or trailers")
+
+
+async def _read_to_eof(reader: asyncio.StreamReader) -> bytes:
+    body = bytearray()
+    for _ in range(MAX_CHUNKS):
+        chunk = await reader.read(65536)
+        if not chunk:
+            return bytes(body)
+        body += chunk
+    raise ValueError("response body too long")
+
+
+async def _send(client: LoopbackClient, request: bytes, scheduled: float,
+                parse: bool) -> Outcome:
+    try:
+        status, body = await asyncio.wait_for(client.send(request), REQUEST_TIMEOUT_S)
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError,
+            TimeoutError) as exc:
+        return Outcome(None, None, None, error=type(exc).__name__)
+    done = time.perf_counter()
+    accepted = _accepted_ids(body) if parse and status == 202 else ()
+    return Outcome(done - scheduled, done, status, accepted)
+
+
+def _outcome(task: asyncio.Task[Outcome]) -> Outcome:
+    if not task.done() or task.cancelled():
+        return Outcome(None, None, None, error="unfinished")
+    if (exc := task.exception()) is not None:
+        return Outcome(None, None, None, error=type(exc).__name__)
+    return task.result()
+
+
+async def drive(target: str, port: int, warmup: list[Delivery], timed: list[Delivery],
+                rate: float, connections: int) -> RunResult:
+    """Send `warmup` one by one, then `timed` open loop at `rate` per second."""
+    client = LoopbackClient(port, connections)
+    parse = target == "triage"
+    try:
+        warmup_accepted: list[str] = []
+        for delivery in warmup:
+            outcome = await _send(client, client.request(ROUTE, delivery), time.perf_counter(),
+                                  parse)
+            warmup_accepted.extend(outcome.accepted)
+        requests = [client.request(ROUTE, delivery) for delivery in timed]
+        tasks: list[asyncio.Task[Outcome]] = []
+        started = time.perf_counter() + 0.05
+        lags: list[float] = []
+        for i, request in enumerate(requests):
+            scheduled = started + i / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            lags.append(time.perf_counter() - scheduled)
+            tasks.append(asyncio.create_task(_send(client, request, scheduled, parse)))
+        _, pending = await asyncio.wait(tasks, timeout=DRAIN_TIMEOUT_S)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+    finally:
+        await client.aclose()
+    return RunResult(target, [_outcome(t) for t in tasks], started, sorted(lags),
+                     tuple(warmup_accepted))
+
+
+def child_env(extra: dict[str, str]) -> dict[str, str]:
+    """This environment without any TRIAGE_* setting (never the caller's store), plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}
+    return env | {"PYTHONUNBUFFERED": "1"} | extra
+
+
+def count_store(db: Path, accepted: set[str]) -> StoreCounts:
+    """Row counts, and how many accepted investigations are stored in full."""
+    if not db.is_file():
+        raise BenchError(f"store {db} does not exist after the run")
+    with contextlib.closing(sqlite3.connect(db, timeout=30.0)) as conn:
+
+        def scalar(sql: str) -> int:
+            return int(conn.execute(sql).fetchone()[0])
+
+        def ids(sql: str) -> set[str]:
+            return {str(row[0]) for row in conn.execute(sql)}
+
+        stored = ids("SELECT i.id FROM investigations i JOIN alerts a ON a.id = i.alert_id")
+        stored &= ids("SELECT workflow_uuid FROM workflow_status")
+        return StoreCounts(
+            alerts=scalar("SELECT COUNT(*) FROM alerts"),
+            investigations=scalar("SELECT COUNT(*) FROM investigations"),
+            workflows=scalar("SELECT COUNT(*) FROM workflow_status"),
+            persisted=len(accepted & stored),
+        )
+
+
+def bench_triage(opts: Options, tmp: Path) -> tuple[RunResult, StoreCounts]:
+    """Run the load against `triage serve`; count the store once the server has stopped."""
+    secret = "bench-" + uuid.uuid4().hex
+    workdir = tmp / "triage"
+    data_dir = workdir / "data"
+    workdir.mkdir()
+    config = workdir / "triage.yaml"
+    config.write_text(TRIAGE_YAML)
+    port = free_port()
+    env = child_env({
+        "TRIAGE_DATA_DIR": str(data_dir),
+        "TRIAGE_CONFIG": str(config),
+        "TRIAGE_PAGERDUTY_WEBHOOK_SECRETS": secret,
+        "TRIAGE_PUBLIC_URL": f"http://{HOST}:{port}",
+    })
+    argv = [sys.executable, "-m", "triage.cli", "serve", "--host", HOST, "--port", str(port),
+            "--worker" if opts.with_worker else "--no-worker"]
+    warmup, timed = deliveries(opts.warmup, secret), deliveries(opts.requests, secret)
+    with Server("triage", argv, env, workdir, tmp / "triage.log") as server:
+        server.wait_ready(f"http://{HOST}:{port}/healthz", need_200=True)
+        result = asyncio.run(drive("triage", port, warmup, timed, opts.rate, opts.connections))
+        server.check_alive()
+    return result, count_store(data_dir / "triage.sqlite", result.accepted)
+
+
+def bench_bare(opts: Options, tmp: Path) -> RunResult:
+    """Run the same load against the bare endpoint."""
+    secret = "bench-" + uuid.uuid4().hex
+    workdir = tmp / "bare"
+    workdir.mkdir()
+    port = free_port()
+    argv = [sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(port)]
+    warmup, timed = deliveries(opts.warmup, secret), deliveries(opts.requests, secret)
+    with Server("bare", argv, child_env({}), workdir, tmp / "bare.log") as server:
+        server.wait_ready(f"http://{HOST}:{port}/healthz", need_200=False)
+        result = asyncio.run(drive("bare", port, warmup, timed, opts.rate, opts.connections))
+        server.check_alive()
+    return result
+
+
+def serve_bare(port: int) -> None:
+    """The bare endpoint, under the uvicorn settings `triage serve` uses."""
+    import uvicorn
+
+    uvicorn.run(bare_app(), host=HOST, port=port, log_level="info")
+
+
+def bare_app() -> FastAPI:
+    """One POST route that reads the body and answers 202, nothing else."""
+    app = FastAPI()
+
+    @app.post(ROUTE, status_code=202)
+    async def ingest(request: Request) -> Response:
+        await request.body()
+        return Response(status_code=202)
+
+    return app
+
+
+def report(opts: Options, triage: RunResult, bare: RunResult, store: StoreCounts,
+           load_before: float) -> str:
+    """The printed table, ratios, reconciliation and goals."""
+    lines = [
+        f"ingest benchmark: {opts.rate:g} req/s for {opts.seconds:g} s = {opts.requests} "
+        f"deliveries per target (+{opts.warmup} untimed warm-up), open loop, "
+        f"{opts.connections} connections, worker: {'yes' if opts.with_worker else 'no'}, "
+        f"CPUs: {os.cpu_count()}, load average before / after: "
+        f"{load_before:.2f} / {os.getloadavg()[0]:.2f}",
+        "",
+        f"{'target':<8}{'sent':>7}{'202':>7}{'non-202':>9}{'errors':>8}{'rate/s':>9}"
+        f"{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'lag p50/max':>15}",
+    ]
+    for r in (triage, bare):
+        lines.append(
+            f"{r.target:<8}{r.sent:>7}{r.ok:>7}{r.other_status:>9}{r.errors:>8}"
+            f"{r.achieved_rate:>9.1f}{r.percentile(0.50):>9.2f}{r.percentile(0.90):>9.2f}"
+            f"{r.percentile(0.99):>9.2f}{r.percentile(1.0):>9.2f}{r.lag_ms(0.5):>9.2f}/{r.lag_ms(1.0):.2f}"
+        )
+    ratio50 = triage.percentile(0.50) / bare.percentile(0.50)
+    ratio99 = triage.percentile(0.99) / bare.percentile(0.99)
+    accepted = len(triage.accepted)
+    lost = accepted - store.persisted
+    clean = triage.errors == 0 and triage.other_status == 0
+    lines += [
+        "(latency runs from each request's scheduled send time; 'lag' is how late the client "
+        "issued it, a floor both targets share)",
+        "",
+        f"triage / bare: p50 {ratio50:.2f}x, p99 {ratio99:.2f}x",
+        "",
+        f"triage store: accepted {accepted} (incl. warm-up), persisted {store.persisted} "
+        f"(rows: alerts {store.alerts}, investigations {store.investigations}, "
+        f"workflow_status {store.workflows}), lost {lost}",
+        "",
+        "goals (latency over requests that got an answer; 'MET' also needs no failed request):",
+    ]
+    p99 = triage.percentile(0.99)
+    goals = [
+        (f"p99 <= {GOAL_P99_MS:g} ms", f"triage p99 {p99:.2f} ms", clean and p99 <= GOAL_P99_MS),
+        (f"p99 <= {GOAL_RATIO:g}x bare", f"ratio {ratio99:.2f}x", clean and ratio99 <= GOAL_RATIO),
+        (f"p50 <= {GOAL_RATIO:g}x bare", f"ratio {ratio50:.2f}x", clean and ratio50 <= GOAL_RATIO),
+        ("0 lost", f"lost {lost}", lost == 0),
+    ]
+    lines += [f"  {goal:<18}{figure:<24}{'MET' if met else 'MISSED'}" for goal, figure, met in goals]
+    if not clean:
+        kinds = sorted({o.error or str(o.status) for o in triage.outcomes if o.status != 202})
+        lines.append(f"  triage failures: {', '.join(kinds)}")
+    return "\n".join(lines)
+
+
+def run(opts: Options) -> int:
+    """One benchmark run; the temporary directory goes on every exit path unless `--keep`."""
+    tmp = Path(tempfile.mkdtemp(prefix="triage-bench-"))
+    load_before = os.getloadavg()[0]
+    try:
+        triage, store = bench_triage(opts, tmp)
+        bare = bench_bare(opts, tmp)
+        if not triage.latencies_ms or not bare.latencies_ms:
+            raise BenchError("no request got an HTTP answer from "
+                             + ("triage" if not triage.latencies_ms else "bare"))
+        if bare.other_status:
+            raise BenchError(f"the bare endpoint answered {bare.other_status} requests with a "
+                             "status other than 202; the baseline is invalid")
+        print(report(opts, triage, bare, store, load_before))
+    finally:
+        if opts.keep:
+            print(f"kept {tmp} (store, triage.log, bare.log)", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def parse_args(argv: list[str] | None) -> tuple[Options, int | None]:
+    """Options, and the port when this process is the bare server."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--rate", type=float, default=200.0, help="target requests per second")
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of the timed run")
+    parser.add_argument("--with-worker", action="store_true",
+                        help="run triage with its in-process worker (default: --no-worker)")
+    parser.add_argument("--connections", type=int, default=64, help="client connection limit")
+    parser.add_argument("--warmup", type=int, default=20,
+                        help="untimed sequential deliveries before the timed run")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    ns = parser.parse_args(argv)
+    opts = Options(rate=ns.rate, seconds=ns.seconds, with_worker=ns.with_worker,
+                   connections=ns.connections, warmup=ns.warmup, keep=ns.keep)
+    if not (opts.rate > 0 and opts.seconds > 0 and opts.connections > 0 and opts.warmup >= 0):
+        parser.error("--rate, --seconds and --connections must be positive, --warmup >= 0")
+    if opts.requests + opts.warmup > MAX_REQUESTS:
+        parser.error(f"at most {MAX_REQUESTS} requests per target")
+    port: int | None = ns.serve_bare
+    return opts, port
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; see the module docstring."""
+    opts, bare_port = parse_args(argv)
+    if bare_port is not None:
+        serve_bare(bare_port)
+        return 0
+    # SIGTERM unwinds like Ctrl-C, so servers are stopped and the temp dir removed either way.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return run(opts)
+    except KeyboardInterrupt:
+        print("interrupted: servers stopped, temporary files removed", file=sys.stderr)
+        return 130
+    except BenchError as exc:
+        print(f"benchmark broke: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
