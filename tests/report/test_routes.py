@@ -78,3 +78,17 @@ def test_queued_investigation_has_a_live_page(client: TestClient, tmp_path: Path
     page = client.get(f"/reports/{answer['results'][0]['investigation_id']}").text
     assert 'id="state">queued' in page
     assert 'http-equiv="refresh"' in page
+
+
+def test_html_report_escapes_what_came_from_alerts_and_logs(tmp_path: Path) -> None:
+    from tests.conftest import compact, sample
+    from triage.config import TriageConfig
+    from triage.models import Source
+    from triage.replay import replay
+
+    payload = sample("pagerduty/incident_triggered.json")
+    payload["event"]["data"]["title"] = "<script>alert('x')</script> & <num>"
+    outcome = replay(make_settings(tmp_path), TriageConfig(), Source.PAGERDUTY, compact(payload))
+    page = outcome.html_path.read_text()
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &lt;num&gt;" in page

@@ -11,7 +11,7 @@ from triage.report.build import Report
 
 _ENV = Environment(
     loader=PackageLoader("triage.report", "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False),
     trim_blocks=True,
     lstrip_blocks=True,
 )
