@@ -28,7 +28,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_demo_prints_findings_and_report_location(workdir: Path) -> None:
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
-    assert "[bad-deploy] Bad deploy of checkout at commit 9f8e7d6c5b4a" in result.output
+    assert "[bad-deploy] Bad deploy: checkout deploy 9f8e7d6c5b4a (lee: Switch cart totals" in result.output
     report = next(line.split("report: ")[1] for line in result.output.splitlines()
                   if line.startswith("report: "))
     assert Path(report).is_file()

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from connectors import EvidenceKind
 from triage.models import Alert
+from triage.playbook_rules import HypothesisRule
 
 _DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -145,6 +146,8 @@ class Playbook(Strict):
     priority: int = 0
     window: Window = Field(default_factory=Window)
     queries: list[QuerySpec] = Field(default_factory=list)
+    hypotheses: list[HypothesisRule] = Field(
+        default_factory=list, description="evaluated before the default playbook's")
 
 
 def load_playbook(path: Path) -> Playbook:
@@ -185,6 +188,15 @@ class PlaybookLibrary:
             known = ", ".join(sorted(self.playbooks))
             raise PlaybookError(f"unknown playbook {name!r}; loaded: {known}")
         return self.playbooks[name]
+
+    def rules_for(self, playbook: Playbook) -> list[HypothesisRule]:
+        """The playbook's hypothesis rules, then the default playbook's for other categories."""
+        rules = list(playbook.hypotheses)
+        fallback = self.playbooks.get("default")
+        if fallback is not None and fallback is not playbook:
+            own = {rule.category for rule in rules}
+            rules += [rule for rule in fallback.hypotheses if rule.category not in own]
+        return rules
 
     def select(self, alert: Alert) -> Playbook:
         """The matching playbook with the highest priority, then the most specific match."""

@@ -184,10 +184,12 @@ def _context(runtime: Runtime, investigation_id: str, *,
     cited = [CitedEvidence(s.id, Evidence.model_validate(s.detail))
              for s in gathered if s.kind == StepKind.QUERY and s.detail]
     signals = [Signal.model_validate(raw) for s in analysis for raw in s.detail.get("signals", [])]
+    playbook = str(plan.detail.get("playbook", "")) if plan else ""
+    known = runtime.playbooks.playbooks.get(playbook) or runtime.playbooks.playbooks.get("default")
     return InvestigationContext(
         investigation_id=investigation_id, alert=alert, service=row["service"],
-        playbook=str(plan.detail.get("playbook", "")) if plan else "", window=bounds,
-        evidence=cited, signals=signals,
+        playbook=playbook, window=bounds, evidence=cited, signals=signals,
+        rules=runtime.playbooks.rules_for(known) if known else [],
     )
 
 

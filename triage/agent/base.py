@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from triage.agent.tools import ToolRegistry
 from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal
 from triage.models import Alert
+from triage.playbook_rules import HypothesisRule
 
 
 class Hypothesis(BaseModel):
@@ -54,6 +55,7 @@ class InvestigationContext:
     window: AnalysisWindow
     evidence: list[CitedEvidence] = field(default_factory=list)
     signals: list[Signal] = field(default_factory=list)
+    rules: list[HypothesisRule] = field(default_factory=list)
 
 
 class Brain(Protocol):

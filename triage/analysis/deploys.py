@@ -21,9 +21,10 @@ def recent_deploys(cited: CitedEvidence, onset: datetime | None) -> list[Signal]
         minutes = lead.total_seconds() / 60 if lead is not None else None
         proximity = 1 - minutes / (LOOKBACK.total_seconds() / 60) if minutes is not None else 0.3
         when = f"{minutes:.0f} min before the symptoms began" if minutes is not None else "in the window"
+        what = f" ({row.get('author') or '?'}: {row['description']})" if row.get("description") else ""
         signals.append(Signal(
             kind=SignalKind.RECENT_DEPLOY,
-            title=f"Deploy of {row['service']} at commit {str(row['commit'])[:12]} {when}",
+            title=f"{row['service']} deploy {str(row['commit'])[:12]}{what}, {when}",
             strength=round(max(0.1, proximity), 3),
             onset=deployed_at,
             evidence=[cited.step_id],

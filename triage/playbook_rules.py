@@ -1,0 +1,140 @@
+"""Hypothesis rules: how a playbook maps analyzer signals to a ranked, cited hypothesis.
+
+    hypotheses:
+      - category: db-contention
+        title: "Database lock contention: {signal}"
+        all: [{signal: new_errors, text: "(?i)lock timeout|deadlock"}]   # each must be met
+        any: [{signal: metric_shift, metric: "(?i)latency|db_", direction: rose}]  # one must be
+        against: [{signal: recent_deploy}]                                # lowers confidence
+        base: 0.35
+        weight: 0.5
+
+Confidence = base + weight * (mean strength of the supporting signals), minus 0.15 for each
+piece of counter-evidence, capped to [0, 0.95]. `signal: symptom` means any signal that is not a
+deploy.
+"""
+
+from __future__ import annotations
+
+import re
+from statistics import fmean
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from triage.analysis.signals import Signal, SignalKind
+
+SYMPTOM = "symptom"
+COUNTER_PENALTY = 0.15
+MAX_CONFIDENCE = 0.95
+
+
+class SignalMatch(BaseModel):
+    """One condition over a signal."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    signal: str = Field(description="a signal kind, or `symptom` for any non-deploy signal")
+    text: str | None = Field(default=None, description="regex over the title and templates")
+    metric: str | None = Field(default=None, description="regex over the metric name")
+    direction: Literal["rose", "fell"] | None = None
+    min_strength: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    @field_validator("signal")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        known = {kind.value for kind in SignalKind} | {SYMPTOM}
+        if value not in known:
+            raise ValueError(f"unknown signal {value!r}; known: {', '.join(sorted(known))}")
+        return value
+
+    @field_validator("text", "metric")
+    @classmethod
+    def _regex(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regex {pattern!r}: {exc}") from exc
+        return pattern
+
+    def matches(self, signal: Signal) -> bool:
+        """Whether `signal` meets this condition."""
+        if self.signal == SYMPTOM:
+            if signal.kind == SignalKind.RECENT_DEPLOY:
+                return False
+        elif signal.kind.value != self.signal:
+            return False
+        if signal.strength < self.min_strength:
+            return False
+        if self.direction and signal.detail.get("direction") != self.direction:
+            return False
+        if self.metric and not re.search(self.metric, str(signal.detail.get("metric", ""))):
+            return False
+        return not self.text or re.search(self.text, _searchable(signal)) is not None
+
+
+def _searchable(signal: Signal) -> str:
+    templates = [str(t.get("template", "")) + " " + str(t.get("sample", ""))
+                 for t in signal.detail.get("templates", [])]
+    return "\n".join([signal.title, *templates])
+
+
+class RuleOutcome(BaseModel):
+    """A rule that fired: the evidence for and against it."""
+
+    confidence: float
+    support: list[Signal]
+    against: list[Signal]
+    title: str
+    suspect_commit: str | None = None
+
+
+class HypothesisRule(BaseModel):
+    """Signals that, together, point at one cause."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    title: str = Field(description="{signal}: the strongest supporting signal; {service}")
+    all: list[SignalMatch] = Field(default_factory=list)
+    any: list[SignalMatch] = Field(default_factory=list)
+    against: list[SignalMatch] = Field(default_factory=list)
+    base: float = Field(default=0.3, ge=0.0, le=1.0)
+    weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    fallback: bool = Field(default=False, description="only when no other rule fires")
+    blame: Literal["nearest_deploy"] | None = Field(
+        default=None, description="name the commit of the supporting deploy as the suspect")
+
+    @model_validator(mode="after")
+    def _has_conditions(self) -> HypothesisRule:
+        if not self.all and not self.any:
+            raise ValueError(f"hypothesis {self.category!r} needs at least one `all` or `any` condition")
+        return self
+
+    def evaluate(self, signals: list[Signal], service: str | None) -> RuleOutcome | None:
+        """The outcome when every `all` condition and one `any` condition (if given) are met."""
+        support: list[Signal] = []
+        for condition in self.all:
+            found = [s for s in signals if condition.matches(s)]
+            if not found:
+                return None
+            # One deploy is blamed (the nearest: deploys arrive nearest first); every symptom counts.
+            chosen = found[:1] if condition.signal == SignalKind.RECENT_DEPLOY.value else found
+            support += [s for s in chosen if s not in support]
+        if self.any:
+            extra = [s for s in signals if any(c.matches(s) for c in self.any)]
+            if not extra:
+                return None
+            support += [s for s in extra if s not in support]
+        against = [s for s in signals if s not in support
+                   and any(c.matches(s) for c in self.against)]
+        confidence = self.base + self.weight * fmean(s.strength for s in support)
+        confidence = max(0.0, min(MAX_CONFIDENCE, confidence - COUNTER_PENALTY * len(against)))
+        strongest = max(support, key=lambda s: s.strength)
+        deploy = next((s for s in support if s.kind == SignalKind.RECENT_DEPLOY), None)
+        title = self.title.format(signal=strongest.title, service=service or "the service",
+                                  deploy=deploy.title if deploy else "")
+        suspect = str(deploy.detail.get("commit")) if deploy and self.blame else None
+        return RuleOutcome(confidence=round(confidence, 3), support=support, against=against,
+                           title=title, suspect_commit=suspect)
