@@ -55,12 +55,23 @@ def error_spike(cited: CitedEvidence, window: AnalysisWindow) -> Signal | None:
         title=(f"Error lines rose to {rate:.1f}/min from {base_rate:.2f}/min "
                f"({len(during)} in the incident window vs {before} in the baseline)"),
         strength=min(1.0, math.log10(ratio) / 2),
-        onset=during[0],
+        onset=_rate_onset(during, base_rate),
         evidence=[cited.step_id],
         detail={"baseline_per_min": round(base_rate, 3), "incident_per_min": round(rate, 3),
                 "baseline_count": before, "incident_count": len(during),
                 "truncated": cited.evidence.truncated},
     )
+
+
+def _rate_onset(stamps: list[datetime], base_rate: float) -> datetime:
+    """The first error of the first minute whose count clearly exceeds the baseline rate:
+    the usual trickle of errors inside the incident window must not pull the onset earlier."""
+    threshold = max(3 * base_rate, base_rate + 2)
+    per_minute: Counter[datetime] = Counter(s.replace(second=0, microsecond=0) for s in stamps)
+    for minute in sorted(per_minute):
+        if per_minute[minute] >= threshold:
+            return next(s for s in stamps if s >= minute)
+    return stamps[0]
 
 
 def new_error_templates(cited: CitedEvidence, window: AnalysisWindow) -> Signal | None:
