@@ -122,7 +122,7 @@ def test_config_check_reports_a_bad_playbook_file_and_keeps_the_others(workdir: 
     result = runner.invoke(app, ["config", "check"])
     assert result.exit_code == 1
     assert "playbooks: default" in result.output
-    assert "broken.yaml: queries.0.query: Field required" in result.output
+    assert "broken.yaml:2: queries.0.query: Field required" in result.output
 
 
 @pytest.fixture
@@ -169,3 +169,32 @@ def test_query_unknown_connector_names_the_configured_ones(demo_config: Path) ->
     result = runner.invoke(app, ["query", "nope", "x"])
     assert result.exit_code == 2
     assert "unknown connector 'nope'; configured: deploys, logs, metrics, orders_db" in result.output
+
+
+def test_playbooks_validate_names_file_and_line(workdir: Path) -> None:
+    books = workdir / "books"
+    books.mkdir()
+    (books / "good.yaml").write_text("name: good\n")
+    (books / "bad.yaml").write_text("name: bad\nqueries:\n  - id: q\n    kind: logz\n    query: x\n")
+    result = runner.invoke(app, ["playbooks", "validate", str(books)])
+    assert result.exit_code == 1
+    assert f"ok     {books / 'good.yaml'}: good (0 queries, 0 hypotheses)" in result.output
+    assert f"error  {books / 'bad.yaml'}:4: queries.0.kind: Input should be" in result.output
+
+
+def test_playbooks_validate_the_built_ins(workdir: Path) -> None:
+    from triage.playbook import builtin_dir
+
+    result = runner.invoke(app, ["playbooks", "validate", str(builtin_dir())])
+    assert result.exit_code == 0, result.output
+
+
+def test_playbooks_test_shows_queries_signals_and_the_winner(workdir: Path) -> None:
+    from triage.playbook import builtin_dir
+
+    bundle = Path(__file__).parent / "scenarios" / "bundles" / "orders-db-lock-contention"
+    result = runner.invoke(app, ["playbooks", "test", str(builtin_dir()), "--scenario", str(bundle)])
+    assert result.exit_code == 0, result.output
+    assert "error_logs on logs" in result.output
+    assert "new_errors" in result.output
+    assert "result: won: db-contention" in result.output

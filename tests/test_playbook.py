@@ -117,8 +117,17 @@ def test_strict_models_reject_with_file_name(tmp_path: Path, mutate, where: str)
     with pytest.raises(PlaybookError) as info:
         load_playbook(path)
     message = str(info.value)
-    assert message.startswith(f"{path}: ")
+    assert re.match(rf"{re.escape(str(path))}:\d+: ", message)
     assert where in message
+
+
+def test_validation_errors_carry_the_line(tmp_path: Path):
+    path = tmp_path / "lines.yaml"
+    path.write_text("name: lines\nqueries:\n  - id: ok\n    kind: logs\n    query: x\n"
+                    "  - id: bad\n    kind: logz\n    query: y\n")
+    with pytest.raises(PlaybookError) as info:
+        load_playbook(path)
+    assert str(info.value).startswith(f"{path}:7: queries.1.kind: Input should be")
 
 
 @pytest.mark.parametrize("text", ["name: [unclosed", "a: b: c", "", "- just\n- a list\n"])
@@ -153,7 +162,7 @@ def test_bad_file_is_reported_and_good_ones_still_load(tmp_path: Path):
     library = PlaybookLibrary([tmp_path])
     assert sorted(library.playbooks) == ["also-good", "checkout-errors", "default", "yml-too"]
     assert len(library.errors) == 2
-    assert library.errors[0].startswith(f"{bad}: ")
+    assert library.errors[0].startswith(f"{bad}:2: ")
     assert "unknown_key: Extra inputs are not permitted" in library.errors[0]
     assert library.errors[1].startswith(f"{tmp_path / 'd-broken.yaml'}: ")
 

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from triage.cli_connectors import connectors_app, query
+from triage.cli_playbooks import playbooks_app
 from triage.config import ConfigError, Settings, load_config
 from triage.models import Source
 from triage.replay import ReplayError, ReplayOutcome, replay
@@ -22,6 +23,7 @@ app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(connectors_app, name="connectors")
+app.add_typer(playbooks_app, name="playbooks")
 app.command(name="query")(query)
 
 

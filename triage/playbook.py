@@ -151,15 +151,36 @@ class Playbook(Strict):
 
 
 def load_playbook(path: Path) -> Playbook:
-    """Parse and validate one playbook file."""
+    """Parse and validate one playbook file; errors name the file and the line."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = yaml.safe_load(text)
         return Playbook.model_validate(raw)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise PlaybookError(f"{path}: {exc}") from exc
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise PlaybookError(f"{path}: {problems}") from exc
+        root = yaml.compose(text)
+        problems = "\n".join(
+            f"{path}:{_line_of(root, err['loc'])}: {'.'.join(map(str, err['loc'])) or '(top)'}: "
+            f"{err['msg']}" for err in exc.errors())
+        raise PlaybookError(problems) from exc
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int:
+    """The 1-based line of the YAML node at `loc` (or of its nearest existing parent)."""
+    line = node.start_mark.line + 1 if node is not None else 1
+    for part in loc:
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            child = next((value for key, value in node.value if key.value == part), None)
+            if child is None:  # an unknown key: point at the key itself
+                child = next((key for key, _ in node.value if key.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            child = node.value[part]
+        if child is None:
+            return line
+        node, line = child, child.start_mark.line + 1
+    return line
 
 
 def builtin_dir() -> Path:

@@ -99,9 +99,10 @@ def stage_bundle(bundle: Path, workdir: Path) -> None:
             conn.close()
 
 
-def run_scenario(bundle: Path, settings: Settings | None = None,
-                 keep_dir: Path | None = None) -> tuple[Scenario, ReplayOutcome]:
-    """Replay one bundle through the webhook route and the workflow, in a fresh store."""
+def run_scenario(bundle: Path, settings: Settings | None = None, keep_dir: Path | None = None,
+                 playbook_dirs: list[Path] | None = None) -> tuple[Scenario, ReplayOutcome]:
+    """Replay one bundle through the webhook route and the workflow, in a fresh store
+    (with `playbook_dirs` added to the bundle's own configuration)."""
     scenario = load_scenario(bundle)
     workdir = keep_dir or Path(tempfile.mkdtemp(prefix=f"triage-{scenario.name}-"))
     stage_bundle(bundle, workdir)
@@ -109,6 +110,7 @@ def run_scenario(bundle: Path, settings: Settings | None = None,
         config = parse_config(scenario.config, workdir, f"{bundle}/scenario.yaml: config")
     except ConfigError as exc:
         raise ScenarioError(str(exc)) from exc
+    config.playbook_dirs += [p.resolve() for p in playbook_dirs or []]
     base = settings or Settings()
     run_settings = base.model_copy(update={"data_dir": workdir, "database_url": None,
                                            "config": None})
