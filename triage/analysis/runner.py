@@ -6,7 +6,7 @@ from connectors import EvidenceKind, EvidenceStatus
 from triage.analysis.deploys import recent_deploys
 from triage.analysis.logs import error_spike, new_error_templates
 from triage.analysis.metrics import metric_shifts
-from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal
+from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal, SignalKind
 
 
 def analyze(cited: list[CitedEvidence], window: AnalysisWindow) -> list[Signal]:
@@ -19,6 +19,7 @@ def analyze(cited: list[CitedEvidence], window: AnalysisWindow) -> list[Signal]:
                                      new_error_templates(item, window)) if s]
         elif item.evidence.kind == EvidenceKind.METRICS:
             symptoms += metric_shifts(item, window)
+    _mark_first_mover([s for s in symptoms if s.kind == SignalKind.METRIC_SHIFT])
     onsets = [s.onset for s in symptoms if s.onset]
     onset = min(onsets) if onsets else None
     deploys = [
@@ -27,3 +28,13 @@ def analyze(cited: list[CitedEvidence], window: AnalysisWindow) -> list[Signal]:
         for signal in recent_deploys(item, onset)
     ]
     return sorted(symptoms, key=lambda s: -s.strength) + deploys
+
+
+def _mark_first_mover(shifts: list[Signal]) -> None:
+    """When several metrics moved, say which moved first: it is closest to the cause."""
+    timed = sorted(((s.onset, s) for s in shifts if s.onset is not None), key=lambda pair: pair[0])
+    if len(timed) < 2 or timed[0][0] == timed[1][0]:
+        return
+    (first_at, first), (next_at, _) = timed[0], timed[1]
+    first.title += f"; moved first, {(next_at - first_at).total_seconds() / 60:.0f} min before the next"
+    first.detail["moved_first"] = True
