@@ -18,6 +18,8 @@ from connectors.base import (
     QueryRefused,
     QueryRequest,
 )
+from connectors.datadog import DatadogConnector
+from connectors.elasticsearch import ElasticsearchConnector
 from connectors.files_deploys import FilesDeploysConnector
 from connectors.files_logs import FilesLogsConnector
 from connectors.files_metrics import FilesMetricsConnector
@@ -29,6 +31,8 @@ CONNECTOR_TYPES: dict[str, Any] = {
     "files_metrics": FilesMetricsConnector,
     "files_deploys": FilesDeploysConnector,
     "sqlite": SqliteConnector,
+    "datadog": DatadogConnector,
+    "elasticsearch": ElasticsearchConnector,
 }
 
 

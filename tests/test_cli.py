@@ -111,7 +111,7 @@ def test_config_check_refuses_an_unknown_playbook(workdir: Path) -> None:
     (workdir / "triage.yaml").write_text("services:\n  - name: checkout\n    playbook: nope\n")
     result = runner.invoke(app, ["config", "check"])
     assert result.exit_code == 2
-    assert "service 'checkout' names unknown playbook 'nope'; loaded: default" in result.output
+    assert "service 'checkout' names unknown playbook 'nope'; loaded: backlog-disk, " in result.output
 
 
 def test_config_check_reports_a_bad_playbook_file_and_keeps_the_others(workdir: Path) -> None:
@@ -121,7 +121,7 @@ def test_config_check_reports_a_bad_playbook_file_and_keeps_the_others(workdir: 
     (workdir / "triage.yaml").write_text("playbook_dirs: [books]\n")
     result = runner.invoke(app, ["config", "check"])
     assert result.exit_code == 1
-    assert "playbooks: default" in result.output
+    assert "playbooks: backlog-disk, crash-loop-oom, database-saturation, default," in result.output
     assert "broken.yaml:2: queries.0.query: Field required" in result.output
 
 
@@ -195,6 +195,7 @@ def test_playbooks_test_shows_queries_signals_and_the_winner(workdir: Path) -> N
     bundle = Path(__file__).parent / "scenarios" / "bundles" / "orders-db-lock-contention"
     result = runner.invoke(app, ["playbooks", "test", str(builtin_dir()), "--scenario", str(bundle)])
     assert result.exit_code == 0, result.output
-    assert "error_logs on logs" in result.output
+    assert "playbook latency-regression" in result.output
+    assert "warning_logs on logs" in result.output
     assert "new_errors" in result.output
     assert "result: won: db-contention" in result.output

@@ -159,7 +159,7 @@ def test_bad_file_is_reported_and_good_ones_still_load(tmp_path: Path):
     write(tmp_path, "d-broken.yaml", "name: [")
     write(tmp_path, "also-loaded.yml", {"name": "yml-too"})
     write(tmp_path, "notes.txt", "not a playbook")
-    library = PlaybookLibrary([tmp_path])
+    library = PlaybookLibrary([tmp_path], builtins=["default"])
     assert sorted(library.playbooks) == ["also-good", "checkout-errors", "default", "yml-too"]
     assert len(library.errors) == 2
     assert library.errors[0].startswith(f"{bad}:2: ")
@@ -168,32 +168,32 @@ def test_bad_file_is_reported_and_good_ones_still_load(tmp_path: Path):
 
 
 def test_missing_directory_is_just_empty(tmp_path: Path):
-    library = PlaybookLibrary([tmp_path / "nope"])
+    library = PlaybookLibrary([tmp_path / "nope"], builtins=["default"])
     assert list(library.playbooks) == ["default"]
     assert library.errors == []
 
 
 def test_later_directory_overrides_same_name(tmp_path: Path):
     write(tmp_path, "default.yaml", {"name": "default", "description": "mine"})
-    assert PlaybookLibrary([tmp_path]).named("default").description == "mine"
+    assert PlaybookLibrary([tmp_path], builtins=["default"]).named("default").description == "mine"
 
 
 def test_huge_duration_is_reported_not_fatal(tmp_path: Path):
     write(tmp_path, "huge.yaml", {"name": "huge", "window": {"before": "99999999999d"}})
-    library = PlaybookLibrary([tmp_path])
+    library = PlaybookLibrary([tmp_path], builtins=["default"])
     assert "huge" not in library.playbooks
     assert len(library.errors) == 1
 
 
 def test_non_utf8_file_is_reported_not_fatal(tmp_path: Path):
     (tmp_path / "latin1.yaml").write_bytes(b"name: caf\xe9\n")
-    library = PlaybookLibrary([tmp_path])
+    library = PlaybookLibrary([tmp_path], builtins=["default"])
     assert len(library.errors) == 1
 
 
 def test_invalid_match_regex_is_rejected_at_load(tmp_path: Path):
     write(tmp_path, "rx.yaml", {"name": "rx", "match": {"title": "("}})
-    library = PlaybookLibrary([tmp_path])
+    library = PlaybookLibrary([tmp_path], builtins=["default"])
     assert library.select(alert()).name == "default"
     assert "rx" not in library.playbooks
     assert len(library.errors) == 1
@@ -201,7 +201,7 @@ def test_invalid_match_regex_is_rejected_at_load(tmp_path: Path):
 
 def test_named(tmp_path: Path):
     write(tmp_path, "good.yaml", GOOD)
-    library = PlaybookLibrary([tmp_path])
+    library = PlaybookLibrary([tmp_path], builtins=["default"])
     assert library.named("checkout-errors").priority == 5
     with pytest.raises(PlaybookError) as info:
         library.named("nope")
@@ -213,7 +213,7 @@ def test_named(tmp_path: Path):
 def library_of(tmp_path: Path, *playbooks: dict[str, Any]) -> PlaybookLibrary:
     for pb in playbooks:
         write(tmp_path, f"{pb['name']}.yaml", pb)
-    library = PlaybookLibrary([tmp_path])
+    library = PlaybookLibrary([tmp_path], builtins=["default"])
     assert library.errors == []
     return library
 

@@ -191,10 +191,16 @@ def builtin_dir() -> Path:
 class PlaybookLibrary:
     """Every loaded playbook; a bad file is reported and skipped, the others still serve."""
 
-    def __init__(self, dirs: list[Path]) -> None:
+    def __init__(self, dirs: list[Path], *, builtins: list[str] | None = None) -> None:
+        """Load the built-ins (all, or only those named in `builtins`), then `dirs` in order:
+        a later playbook with the same name replaces an earlier one."""
         self.playbooks: dict[str, Playbook] = {}
         self.errors: list[str] = []
-        for directory in [builtin_dir(), *dirs]:
+        if builtins is not None:
+            for name in builtins:
+                self.playbooks[name] = load_playbook(builtin_dir() / f"{name}.yaml")
+        directories = list(dirs) if builtins is not None else [builtin_dir(), *dirs]
+        for directory in directories:
             for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
                 try:
                     playbook = load_playbook(path)
