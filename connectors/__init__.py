@@ -23,6 +23,8 @@ from connectors.elasticsearch import ElasticsearchConnector
 from connectors.files_deploys import FilesDeploysConnector
 from connectors.files_logs import FilesLogsConnector
 from connectors.files_metrics import FilesMetricsConnector
+from connectors.github import GitHubConnector
+from connectors.pagerduty import PagerDutyConnector
 from connectors.sqlite_db import SqliteConnector
 
 # type name in triage.yaml -> connector class (each has `settings_model` and `kind`)
@@ -33,6 +35,8 @@ CONNECTOR_TYPES: dict[str, Any] = {
     "sqlite": SqliteConnector,
     "datadog": DatadogConnector,
     "elasticsearch": ElasticsearchConnector,
+    "pagerduty": PagerDutyConnector,
+    "github": GitHubConnector,
 }
 
 

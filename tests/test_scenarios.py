@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import DEMO, make_settings
 from triage.scenarios import evaluate, find_bundles
 
-BUNDLES = find_bundles([Path(__file__).parent / "scenarios" / "bundles"]) + [DEMO]
+BUNDLES = [*find_bundles([Path(__file__).parent / "scenarios" / "bundles"]), DEMO]
 
 
 def test_there_is_a_bundle_per_category() -> None:

@@ -144,3 +144,25 @@ def test_serve_with_in_process_worker_acks_then_publishes_the_report(tmp_path: P
     runtime.close()
     assert page.status_code == 200
     assert "[bad-deploy]" in page.text
+
+
+def test_a_recurrence_links_the_earlier_investigation_as_seen_before(tmp_path: Path) -> None:
+    import json
+
+    from triage.models import Source
+    from triage.replay import replay
+
+    workdir, config = staged_demo(tmp_path)
+    settings = make_settings(tmp_path)
+    body = json.loads((workdir / "alert.json").read_text())
+    first = replay(settings, config, Source.PAGERDUTY, json.dumps(body).encode())
+    body["event"]["id"] = "recurrence-event"
+    body["event"]["data"]["id"] = "QRECURS"
+    second = replay(settings, config, Source.PAGERDUTY, json.dumps(body).encode())
+    assert first.report.findings is not None and first.report.findings.related == []
+    assert second.report.findings is not None
+    related = second.report.findings.related
+    assert [r["investigation_id"] for r in related] == [first.investigation_id]
+    assert related[0]["overlap"] == 1.0
+    assert "## Seen before" in second.markdown_path.read_text()
+    assert 'id="seen-before"' in second.html_path.read_text()

@@ -12,6 +12,7 @@ from pydantic import field_validator as validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from connectors import ConnectorConfigError, validate_settings
+from triage.analysis.redaction import RedactionConfig
 from triage.models import Alert, Source
 from triage.playbook import QuerySpec
 
@@ -102,6 +103,7 @@ class TriageConfig(StrictModel):
     brain: Literal["rules", "claude"] = "rules"
     sandbox: Literal["none", "local", "modal"] = "none"
     intake: IntakeConfig = Field(default_factory=IntakeConfig)
+    redaction: RedactionConfig = Field(default_factory=RedactionConfig)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
     @property

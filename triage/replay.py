@@ -111,7 +111,8 @@ def _wait(runtime: Runtime, investigation_id: str, timeout: float) -> None:
 
 def _write_report(runtime: Runtime, investigation_id: str) -> ReplayOutcome:
     with runtime.store.read() as conn:
-        report = build_report(conn, investigation_id, runtime.settings.public_url)
+        report = build_report(conn, investigation_id, runtime.settings.public_url,
+                              runtime.redactor)
     out = runtime.settings.data_dir / "reports"
     out.mkdir(parents=True, exist_ok=True)
     markdown_path = out / f"{investigation_id}.md"

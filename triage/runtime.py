@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from dbos import DBOS, DBOSClient, DBOSConfig
 from connectors import Connector, build_connector
 from triage.agent.base import Brain
 from triage.agent.rules import RulesBrain
+from triage.analysis.redaction import Redactor, redactor_for
 from triage.config import ConfigError, ServiceConfig, Settings, TriageConfig, load_config
 from triage.playbook import PlaybookLibrary
 from triage.store import Store
@@ -86,6 +88,11 @@ class Runtime:
         if self.config.brain != "rules":
             log.warning("brain %r is not available yet; using rules", self.config.brain)
         return RulesBrain()
+
+    @cached_property
+    def redactor(self) -> Redactor:
+        """What redacts evidence, steps, alerts and reports (the config's `redaction:` section)."""
+        return redactor_for(self.config)
 
     @property
     def client(self) -> DBOSClient:

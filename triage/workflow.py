@@ -20,6 +20,7 @@ from triage.agent.base import Budget, Findings, InvestigationContext
 from triage.agent.tools import StepLog, ToolCall, ToolRegistry
 from triage.analysis.runner import analyze
 from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal
+from triage.analysis.similar import similar_investigations, templates_of
 from triage.config import ServiceConfig
 from triage.failpoints import failpoint
 from triage.models import Alert, InvestigationState, StepKind, StepRecord, utcnow
@@ -57,7 +58,7 @@ def gather(investigation_id: str) -> None:
             return
         connectors = runtime.connectors_for(service)
         calls = _plan(log, alert, service, playbook, connectors, started)
-        tools = ToolRegistry(connectors)
+        tools = ToolRegistry(connectors, redactor=runtime.redactor)
         try:
             tools.call_many(calls, log)
         finally:
@@ -114,8 +115,12 @@ def run_brain(investigation_id: str) -> None:
         context = _context(runtime, investigation_id, with_signals=True)
         brain = runtime.brain()
         started, log = utcnow(), StepLog(investigation_id, "brain")
-        tools = ToolRegistry([])
+        tools = ToolRegistry([], redactor=runtime.redactor)
         findings = brain.investigate(context, tools, Budget())
+        with runtime.store.read() as conn:
+            findings.related = similar_investigations(
+                conn, investigation_id, context.service,
+                templates_of([s.model_dump(mode="json") for s in context.signals]))
         log.add(StepKind.STAGE, "findings", {"brain": brain.name}, "ok", findings.summary,
                 findings.model_dump(mode="json"), started,
                 (utcnow() - started).total_seconds() * 1000)
@@ -128,7 +133,7 @@ def write_report(investigation_id: str) -> None:
     with _stage(investigation_id, "report") as runtime, runtime.store.transaction() as conn:
         repo.update_investigation(conn, investigation_id, state=InvestigationState.COMPLETED.value,
                                   finished_at=utcnow())
-        report = build_report(conn, investigation_id, runtime.settings.public_url)
+        report = build_report(conn, investigation_id, runtime.settings.public_url, runtime.redactor)
         repo.save_report(conn, investigation_id, report.model_dump(mode="json"),
                          render_markdown(report))
 
@@ -136,9 +141,11 @@ def write_report(investigation_id: str) -> None:
 @DBOS.step(name="triage.fail")
 def mark_failed(investigation_id: str, error: str) -> None:
     """Record that the investigation failed, with the reason, so the report page says so."""
-    with current().store.transaction() as conn:
+    runtime = current()
+    with runtime.store.transaction() as conn:
         repo.update_investigation(conn, investigation_id, state=InvestigationState.FAILED.value,
-                                  finished_at=utcnow(), error=error[:4000])
+                                  finished_at=utcnow(),
+                                  error=runtime.redactor.redact_text(error[:4000]))
 
 
 STAGES = {"gather": gather, "analyze": analyze_evidence, "brain": run_brain,
@@ -159,6 +166,9 @@ def investigate(investigation_id: str) -> str:
 
 
 def _save(runtime: Runtime, records: list[StepRecord], **investigation: object) -> None:
+    # redaction: every stored step (plan notes quote alert labels; errors quote queries).
+    records = [runtime.redactor.redact_step(record) for record in records]
+    investigation = runtime.redactor.redact_value(investigation)
     with runtime.store.transaction() as conn:
         repo.save_steps(conn, records)
         if investigation:
@@ -172,6 +182,7 @@ def _context(runtime: Runtime, investigation_id: str, *,
         row = repo.get_investigation(conn, investigation_id)
         assert row is not None
         alert, _ = repo.load_alert(conn, row["alert_id"])
+        alert = runtime.redactor.redact_model(alert)  # redaction: the brain sees no raw alert
         gathered = repo.list_steps(conn, investigation_id, "gather")
         analysis = repo.list_steps(conn, investigation_id, "analyze") if with_signals else []
     plan = next((s for s in gathered if s.name == "plan"), None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -34,6 +34,7 @@ class Findings(BaseModel):
     abstained: bool = False
     incomplete: bool = False
     notes: list[str] = Field(default_factory=list)
+    related: list[dict[str, Any]] = Field(default_factory=list, description="seen before")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 from connectors import Connector, Evidence, QueryRequest
 from connectors.timeparse import parse_timestamp
+from triage.analysis.redaction import Redactor, default_redactor
 from triage.models import StepKind, StepRecord, utcnow
 
 
@@ -92,10 +93,12 @@ def connector_tool(connector: Connector) -> Tool:
 class ToolRegistry:
     """The tools one investigation may use."""
 
-    def __init__(self, connectors: list[Connector], max_parallel: int = 8) -> None:
+    def __init__(self, connectors: list[Connector], max_parallel: int = 8,
+                 redactor: Redactor | None = None) -> None:
         self.connectors = {c.name: c for c in connectors}
         self.tools = {tool.name: tool for tool in map(connector_tool, connectors)}
         self._max_parallel = max_parallel
+        self._redactor = redactor or default_redactor()
 
     def call_many(self, calls: list[ToolCall], log: StepLog) -> list[StepRecord]:
         """Run calls concurrently; record each (in call order) as a step."""
@@ -104,7 +107,9 @@ class ToolRegistry:
         with ThreadPoolExecutor(max_workers=min(self._max_parallel, len(calls))) as pool:
             outcomes = list(pool.map(self._timed_call, calls))
         return [
-            log.add(StepKind.QUERY, call.label or call.tool, {"tool": call.tool, **call.arguments},
+            # redaction: the arguments hold the query text, which may quote alert fields.
+            log.add(StepKind.QUERY, call.label or call.tool,
+                    self._redactor.redact_value({"tool": call.tool, **call.arguments}),
                     evidence.status.value, evidence.summary, evidence.model_dump(mode="json"),
                     started, duration)
             for call, (evidence, started, duration) in zip(calls, outcomes, strict=True)
@@ -116,7 +121,9 @@ class ToolRegistry:
         if tool is None:
             raise KeyError(f"unknown tool {call.tool!r}; known: {sorted(self.tools)}")
         evidence = tool.run(call.arguments)
-        return evidence, started, (time.perf_counter() - clock) * 1000
+        elapsed = (time.perf_counter() - clock) * 1000
+        # redaction: evidence is redacted before anyone (store, brain, report) sees it.
+        return self._redactor.redact_evidence(evidence), started, elapsed
 
     def close(self) -> None:
         """Close every connector."""

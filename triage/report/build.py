@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 from triage import repository as repo
 from triage.agent.base import Findings
+from triage.analysis.redaction import Redactor, default_redactor
 from triage.analysis.signals import Signal, SignalKind
 from triage.models import StepKind, StepRecord
 
@@ -70,8 +71,9 @@ def report_url(public_url: str, investigation_id: str) -> str:
     return f"{public_url.rstrip('/')}/reports/{investigation_id}"
 
 
-def build_report(conn: Connection, investigation_id: str, public_url: str) -> Report:
-    """The report as of now, from the store."""
+def build_report(conn: Connection, investigation_id: str, public_url: str,
+                 redactor: Redactor | None = None) -> Report:
+    """The report as of now, from the store, redacted (alert, steps, signals, findings, notes)."""
     row = repo.get_investigation(conn, investigation_id)
     if row is None:
         raise KeyError(investigation_id)
@@ -87,7 +89,7 @@ def build_report(conn: Connection, investigation_id: str, public_url: str) -> Re
     unplanned = plan is not None and (plan.status != "ok" or not plan.detail.get("service"))
     notes = [plan.summary] if plan and unplanned else []
     notes += findings.notes if findings else []
-    return Report(
+    report = Report(
         investigation_id=investigation_id,
         state=row["state"],
         brain=row["brain"],
@@ -106,6 +108,8 @@ def build_report(conn: Connection, investigation_id: str, public_url: str) -> Re
         report_url=report_url(public_url, investigation_id),
         notes=notes,
     )
+    # redaction: every text field (the alert's own title and labels included) is redacted here.
+    return (redactor or default_redactor()).redact_model(report)
 
 
 def _pending_summary(state: str) -> str:

@@ -22,7 +22,8 @@ def _report(runtime: Runtime, investigation_id: str) -> Report:
         if stored is not None:
             return Report.model_validate(stored["body"])
         try:
-            return build_report(conn, investigation_id, runtime.settings.public_url)
+            return build_report(conn, investigation_id, runtime.settings.public_url,
+                                runtime.redactor)
         except KeyError:
             raise HTTPException(404, f"no investigation {investigation_id}") from None
 
@@ -51,7 +52,8 @@ async def list_investigations(request: Request, limit: int = Query(50, ge=1, le=
         with runtime.store.read() as conn:
             return repo.list_investigations(conn, limit, offset)
 
-    rows = await run_in_threadpool(load)
+    # redaction: the list shows raw alert titles and investigation errors from the store.
+    rows = [runtime.redactor.redact_value(row) for row in await run_in_threadpool(load)]
     for row in rows:
         row["report_url"] = report_url(runtime.settings.public_url, row["id"])
     return {"investigations": rows, "limit": limit, "offset": offset}

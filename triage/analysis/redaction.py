@@ -1,0 +1,223 @@
+"""Redaction: secrets and personal data become typed markers before anything leaves the store for a
+brain, a report or a note.
+
+    redactor = Redactor(RedactionConfig(allow=[r"pk_live_\\w+"]))
+    redactor.redact_text("db password=hunter2")   # 'db password=[redacted:password]'
+    result = redactor.redact({"rows": rows})       # result.value, result.counts (by kind)
+
+What is found is listed in `redaction_rules` (vendor tokens, keys in URLs / headers / key=value
+pairs / JSON / XML, PEM private keys, JWTs; e-mail addresses, payment cards, phone numbers).
+Configuration (`redaction:` in triage.yaml): `allow` regexes exempt a value they match in full,
+`deny` rules redact more shapes, `keep_pii` turns off chosen personal-data kinds. Secret kinds
+cannot be turned off: a false positive is fixed with `allow`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cache, partial
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from connectors import Evidence
+from triage.analysis.redaction_rules import (
+    BUILTIN_RULES,
+    MARKER_PREFIX,
+    SECRET_FIELD,
+    Rule,
+    kind_for_key,
+    marker,
+)
+from triage.models import StepRecord
+
+M = TypeVar("M", bound=BaseModel)
+_FIELD_PLACEHOLDERS = frozenset({"", "true", "false", "null", "none", "***", "redacted"})
+# Integers this long may be card numbers stored in a numeric column; shorter ones never are.
+_CARD_SIZED = 10**12
+_KEY_CACHE_SIZE = 4096
+
+
+def _compiles(pattern: str, flags: int = 0) -> str:
+    try:
+        re.compile(pattern, flags)
+    except re.error as exc:
+        raise ValueError(f"invalid regex {pattern!r}: {exc}") from exc
+    return pattern
+
+
+class DenyRule(BaseModel):
+    """An extra shape to always redact; a group named `v` limits the replacement to that part."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    kind: str = Field(default="custom", pattern=r"^[a-z0-9][a-z0-9-]*$")
+    pattern: str = Field(min_length=1)
+    ignore_case: bool = False
+
+    @field_validator("pattern")
+    @classmethod
+    def _valid(cls, pattern: str) -> str:
+        return _compiles(pattern)
+
+
+class RedactionConfig(BaseModel):
+    """`redaction:` in triage.yaml."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    allow: list[str] = Field(default_factory=list,
+                             description="regexes; a candidate they match in full is kept")
+    deny: list[DenyRule] = Field(default_factory=list, description="run before the built-in rules")
+    keep_pii: list[Literal["email", "payment-card", "phone"]] = Field(
+        default_factory=list, description="personal-data kinds not to redact")
+
+    @field_validator("allow")
+    @classmethod
+    def _valid(cls, patterns: list[str]) -> list[str]:
+        return [_compiles(p) for p in patterns]
+
+
+@dataclass
+class Redacted:
+    """A redacted value and how many values of each kind were replaced in it."""
+
+    value: Any
+    counts: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def total(self) -> int:
+        """How many values were replaced."""
+        return sum(self.counts.values())
+
+
+class Redactor:
+    """Replaces secrets and personal data with `[redacted:<kind>]`; safe to share across threads."""
+
+    def __init__(self, config: RedactionConfig | None = None) -> None:
+        self.config = config or RedactionConfig()
+        self._allow = [re.compile(p) for p in self.config.allow]
+        custom = [Rule(d.kind, re.compile(d.pattern, re.I if d.ignore_case else 0))
+                  for d in self.config.deny]
+        keep = set(self.config.keep_pii)
+        self._rules = (*custom, *(r for r in BUILTIN_RULES if r.kind not in keep))
+        self._unhinted = tuple(r for r in self._rules if not r.hints)
+        # One scan finds every hint present (a lookahead, so overlapping hints all count); a
+        # found hint also stands for the shorter hints inside it. Checking ~100 substrings per
+        # string one by one cost more than all the regexes together.
+        hints = sorted({h for r in self._rules for h in r.hints}, key=len, reverse=True)
+        self._hint_scan = re.compile("(?=(" + "|".join(map(re.escape, hints)) + "))")
+        self._implied = {h: frozenset(g for g in hints if g in h) for h in hints}
+        self._keys: dict[str, tuple[str, Counter[str], bool]] = {}
+
+    def redact_text(self, text: str, counts: Counter[str] | None = None) -> str:
+        """The text with every secret and personal value replaced by a typed marker."""
+        tally = counts if counts is not None else Counter()
+        found = self._hint_scan.findall(text.lower())
+        present: set[str] = set().union(*(self._implied[h] for h in found)) if found else set()
+        for rule in self._rules if present else self._unhinted:
+            if (present.isdisjoint(rule.hints) if rule.hints else len(text) < rule.min_length):
+                continue
+            text = rule.regex.sub(partial(self._replace, rule, tally), text)
+        return text
+
+    def redact_value(self, value: Any, counts: Counter[str] | None = None) -> Any:
+        """A copy of a JSON-like value (dicts, lists, scalars) with every string redacted; the
+        whole value of a field named like a credential (`password`, `Authorization`) too."""
+        tally = counts if counts is not None else Counter()
+        if isinstance(value, str):
+            return self.redact_text(value, tally)
+        if isinstance(value, dict):
+            return {(self._key(k, tally) if isinstance(k, str) else k): self._field(k, v, tally)
+                    for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.redact_value(item, tally) for item in value]
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _CARD_SIZED:
+            text = str(value)
+            redacted = self.redact_text(text, tally)
+            return value if redacted == text else redacted
+        return value
+
+    def redact(self, value: Any) -> Redacted:
+        """Redact `value` and count what was replaced, by kind."""
+        counts: Counter[str] = Counter()
+        return Redacted(self.redact_value(value, counts), counts)
+
+    def redact_model(self, model: M, counts: Counter[str] | None = None) -> M:
+        """A redacted copy of a pydantic model (every string field, nested models included)."""
+        return type(model).model_validate(self.redact_value(model.model_dump(mode="json"), counts))
+
+    def redact_evidence(self, evidence: Evidence) -> Evidence:
+        """Evidence with its query, link, rows, summary and error redacted; the summary says
+        how many values were replaced, so a brain knows they existed."""
+        counts: Counter[str] = Counter()
+        redacted = self.redact_model(evidence, counts)
+        if counts:
+            kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+            redacted.summary = f"{redacted.summary} (redacted: {kinds})"
+        return redacted
+
+    def redact_step(self, step: StepRecord) -> StepRecord:
+        """A recorded step with its name, arguments, summary and detail redacted."""
+        return self.redact_model(step)
+
+    def _replace(self, rule: Rule, counts: Counter[str], match: re.Match[str]) -> str:
+        spans = [match.span(g) for g in rule.groups if match.start(g) >= 0] or [match.span()]
+        text, position, parts = match.string, match.start(), []
+        for start, end in spans:
+            value = text[start:end]
+            if (not value or value.startswith(MARKER_PREFIX) or self._allowed(value)
+                    or (rule.check is not None and not rule.check(value, match))):
+                continue
+            kind = rule.kind_of(match) if rule.kind_of else rule.kind
+            parts += [text[position:start], marker(kind)]
+            position = end
+            counts[kind] += 1
+        parts.append(text[position:match.end()])
+        return "".join(parts)
+
+    def _key(self, key: str, counts: Counter[str]) -> str:
+        redacted, found, _ = self._key_info(key)
+        counts.update(found)
+        return redacted
+
+    def _key_info(self, key: str) -> tuple[str, Counter[str], bool]:
+        # Field names repeat in every row: remember what each one redacts to, the kinds it
+        # held, and whether it names a credential.
+        known = self._keys.get(key)
+        if known is None:
+            if len(self._keys) >= _KEY_CACHE_SIZE:
+                self._keys.clear()
+            found: Counter[str] = Counter()
+            known = (self.redact_text(key, found), found, bool(SECRET_FIELD.fullmatch(key)))
+            self._keys[key] = known
+        return known
+
+    def _field(self, key: Any, value: Any, counts: Counter[str]) -> Any:
+        if (isinstance(key, str) and isinstance(value, str | int) and not isinstance(value, bool)
+                and self._key_info(key)[2]):
+            text = str(value)
+            short_number = isinstance(value, int) and len(text) <= 4
+            if not (text.lower() in _FIELD_PLACEHOLDERS or text.startswith(MARKER_PREFIX)
+                    or short_number or self._allowed(text)):
+                kind = kind_for_key(key)
+                counts[kind] += 1
+                return marker(kind)
+        return self.redact_value(value, counts)
+
+    def _allowed(self, value: str) -> bool:
+        return any(pattern.fullmatch(value) for pattern in self._allow)
+
+
+@cache
+def default_redactor() -> Redactor:
+    """The redactor with the built-in rules only (used when no configuration is given)."""
+    return Redactor()
+
+
+def redactor_for(config: Any) -> Redactor:
+    """The redactor a `TriageConfig` asks for (its `redaction:` section), or the default one."""
+    section = getattr(config, "redaction", None)
+    return Redactor(section) if isinstance(section, RedactionConfig) else default_redactor()
