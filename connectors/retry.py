@@ -22,7 +22,7 @@ def call_with_retries(
 ) -> T:
     """Run `call`; on a transient error wait (the server's Retry-After, capped, or exponential
     backoff with jitter) and try again, at most `attempts` times in all. Other errors raise."""
-    backoff = wait_exponential_jitter(initial=0.2, max=max_wait)
+    backoff = wait_exponential_jitter(multiplier=0.2, max=max_wait)
 
     def wait(state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
