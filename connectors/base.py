@@ -42,6 +42,7 @@ class EvidenceKind(StrEnum):
     METRICS = "metrics"
     DATABASE = "database"
     DEPLOYS = "deploys"
+    INCIDENTS = "incidents"
 
 
 class EvidenceStatus(StrEnum):

@@ -111,7 +111,7 @@ def _stamp(request: QueryRequest) -> dict[str, Any]:
 class PagerDutyConnector:
     """Reads incidents, alerts, timelines and incident history through the REST API v2."""
 
-    kind = EvidenceKind.LOGS
+    kind = EvidenceKind.INCIDENTS
     settings_model = PagerDutySettings
 
     def __init__(self, name: str, settings: PagerDutySettings,

@@ -89,13 +89,20 @@ class QuerySpec(Strict):
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     kind: EvidenceKind
     query: str = Field(description="Jinja2 template; variables: service, alert")
+    dialects: dict[str, str] = Field(
+        default_factory=dict,
+        description="connector type -> template in that backend's language; empty: skip it")
     description: str = ""
     limit: int = Field(default=500, ge=1, le=10_000)
 
-    def render(self, alert: Alert, service: str | None) -> str:
-        """The query text for this alert; raises PlaybookError on a template error."""
+    def template_for(self, connector_type: str) -> str:
+        """The template for a connector type (its dialect, else the default query)."""
+        return self.dialects.get(connector_type, self.query)
+
+    def render(self, alert: Alert, service: str | None, connector_type: str = "") -> str:
+        """The query text for this alert and backend; raises PlaybookError on a template error."""
         try:
-            template = _TEMPLATES.from_string(self.query)
+            template = _TEMPLATES.from_string(self.template_for(connector_type))
             return template.render(service=service or "", alert=alert.model_dump(mode="json"))
         except TemplateError as exc:
             raise PlaybookError(f"query {self.id!r}: template error: {exc}") from exc

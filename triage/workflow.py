@@ -57,7 +57,8 @@ def gather(investigation_id: str) -> None:
             _save(runtime, log.records, state=InvestigationState.RUNNING, started_at=started)
             return
         connectors = runtime.connectors_for(service)
-        calls = _plan(log, alert, service, playbook, connectors, started)
+        types = {name: str(entry.get("type")) for name, entry in runtime.config.connectors.items()}
+        calls = _plan(log, alert, service, playbook, connectors, types, started)
         tools = ToolRegistry(connectors, redactor=runtime.redactor)
         try:
             tools.call_many(calls, log)
@@ -67,7 +68,7 @@ def gather(investigation_id: str) -> None:
 
 
 def _plan(log: StepLog, alert: Alert, service: ServiceConfig | None, playbook: Playbook,
-          connectors: list[Connector], started: datetime) -> list[ToolCall]:
+          connectors: list[Connector], types: dict[str, str], started: datetime) -> list[ToolCall]:
     """Record the plan step and turn every query spec into calls on the matching connectors."""
     start, onset, end = playbook.window.bounds(alert.started_at)
     plan = {"playbook": playbook.name, "service": service.name if service else None,
@@ -83,8 +84,11 @@ def _plan(log: StepLog, alert: Alert, service: ServiceConfig | None, playbook: P
     for spec in [*playbook.queries, *(service.queries if service else [])]:
         for connector in (c for c in connectors if c.kind == spec.kind):
             label = f"{spec.id} on {connector.name}"
+            connector_type = types.get(connector.name, "")
+            if not spec.template_for(connector_type):
+                continue  # the playbook has no query in this backend's language
             try:
-                text = spec.render(alert, service.name if service else None)
+                text = spec.render(alert, service.name if service else None, connector_type)
             except PlaybookError as exc:
                 log.add(StepKind.QUERY, label, {}, "error", str(exc), {}, utcnow(), 0.0)
                 continue

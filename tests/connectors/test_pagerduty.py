@@ -107,7 +107,7 @@ def pd(fake: FakePagerDuty, ca_file: Path) -> Iterator[PagerDutyConnector]:
 def test_incident_is_one_row_with_a_link_and_a_summary(pd: PagerDutyConnector, fake: FakePagerDuty):
     ev = pd.query(req("incident: Q1MAIN0001"))
     assert ev.status == EvidenceStatus.OK
-    assert ev.kind == EvidenceKind.LOGS
+    assert ev.kind == EvidenceKind.INCIDENTS
     assert ev.query == "incident: Q1MAIN0001"
     assert ev.link == "https://acme.pagerduty.com/incidents/Q1MAIN0001"
     row = ev.rows[0]
@@ -371,7 +371,7 @@ def test_cli_query_and_connectors_test(fake: FakePagerDuty, ca_file: Path, tmp_p
     assert "refused: cannot read 'resolve: Q1MAIN0001' as a PagerDuty query" in refused.output
     checked = runner.invoke(app, ["connectors", "test", "pd"])
     assert checked.exit_code == 0, checked.output
-    assert "pd (logs): ok" in checked.output
+    assert "pd (incidents): ok" in checked.output
     assert "could not determine whether these credentials can write" in checked.output
     assert SECRET not in shown.output + refused.output + checked.output
 

@@ -14,7 +14,13 @@ def recent_deploys(cited: CitedEvidence, onset: datetime | None) -> list[Signal]
     """Deploys before the onset (or any in the window when no onset is known), nearest first."""
     signals = []
     for row in cited.evidence.rows:
-        deployed_at = parse_timestamp(row["deployed_at"])
+        # Deploy-kind evidence may also hold commits or files (GitHub): only deploys count here.
+        if not row.get("deployed_at") or not row.get("commit"):
+            continue
+        try:
+            deployed_at = parse_timestamp(row["deployed_at"])
+        except ValueError:
+            continue
         if onset is not None and not (onset - LOOKBACK <= deployed_at <= onset):
             continue
         lead = (onset - deployed_at) if onset else None
@@ -24,7 +30,7 @@ def recent_deploys(cited: CitedEvidence, onset: datetime | None) -> list[Signal]
         what = f" ({row.get('author') or '?'}: {row['description']})" if row.get("description") else ""
         signals.append(Signal(
             kind=SignalKind.RECENT_DEPLOY,
-            title=f"{row['service']} deploy {str(row['commit'])[:12]}{what}, {when}",
+            title=f"{row.get('service') or 'service'} deploy {str(row['commit'])[:12]}{what}, {when}",
             strength=round(max(0.1, proximity), 3),
             onset=deployed_at,
             evidence=[cited.step_id],

@@ -1,32 +1,19 @@
-"""Log analyzers: error spikes and error messages that are new in the incident window."""
+"""Log analyzers: error spikes, and error templates new (or risen) in the incident window."""
 
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from connectors.timeparse import parse_timestamp
 from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal, SignalKind
+from triage.analysis.templates import TemplateWindows, no_redaction
 
 ERROR_LEVELS = frozenset({"error", "err", "critical", "crit", "fatal", "alert", "emergency", "panic"})
-# Order matters: the longer, more specific shapes are masked before bare numbers.
-_MASKS = [
-    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
-    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
-    (re.compile(r"\b0x[0-9a-f]+\b|\b[0-9a-f]{12,}\b", re.I), "<hex>"),
-    (re.compile(r"\"[^\"]*\"|'[^']*'"), "<str>"),
-    (re.compile(r"\b\d+(?:\.\d+)?(?:ms|s|m|h|us|ns|b|kb|mb|gb)?\b", re.I), "<num>"),
-]
-
-
-def template_of(message: str) -> str:
-    """The message with its variable parts masked, so occurrences group together."""
-    for pattern, mask in _MASKS:
-        message = pattern.sub(mask, message)
-    return " ".join(message.split())[:300]
+SHOWN_TEMPLATES = 5
 
 
 def _is_error(row: dict[str, Any]) -> bool:
@@ -74,35 +61,25 @@ def _rate_onset(stamps: list[datetime], base_rate: float) -> datetime:
     return stamps[0]
 
 
-def new_error_templates(cited: CitedEvidence, window: AnalysisWindow) -> Signal | None:
-    """Error message templates seen in the incident window but never in the baseline."""
-    baseline: set[str] = set()
-    incident: Counter[str] = Counter()
-    first_seen: dict[str, datetime] = {}
-    samples: dict[str, str] = {}
+def new_error_templates(cited: CitedEvidence, window: AnalysisWindow,
+                        redact: Callable[[str], str] = no_redaction) -> Signal | None:
+    """Error templates seen in the incident window but never in the baseline; risen ones too."""
+    windows = TemplateWindows(window, samples=1, redact=redact)
     for row in cited.evidence.rows:
         stamp = _stamp(row)
-        if stamp is None or not _is_error(row):
-            continue
-        template = template_of(str(row.get("message", "")))
-        if stamp < window.onset:
-            baseline.add(template)
-            continue
-        incident[template] += 1
-        first_seen.setdefault(template, stamp)
-        samples.setdefault(template, str(row.get("message", ""))[:300])
-    new = [(t, n) for t, n in incident.most_common() if t not in baseline]
-    if not new:
+        if stamp is not None and _is_error(row):
+            windows.add(stamp, str(row.get("message", "")))
+    diff = windows.diff()
+    if not diff.new:
         return None
-    top = new[:5]
+    top = diff.new[0]
     return Signal(
         kind=SignalKind.NEW_ERRORS,
-        title=f"{len(new)} new error message(s); most frequent: \"{top[0][0]}\" ×{top[0][1]}",
-        strength=min(1.0, 0.5 + 0.1 * sum(n for _, n in new) ** 0.5),
-        onset=min(first_seen[t] for t, _ in new),
+        title=(f"{len(diff.new)} new error message(s); most frequent: \"{top.template}\" "
+               f"×{top.incident_count}"),
+        strength=min(1.0, 0.5 + 0.1 * sum(c.incident_count for c in diff.new) ** 0.5),
+        onset=min(c.first_seen for c in diff.new),
         evidence=[cited.step_id],
-        detail={"templates": [
-            {"template": t, "count": n, "first_seen": first_seen[t].isoformat(),
-             "sample": samples[t]} for t, n in top
-        ]},
+        detail={"templates": [c.as_detail() for c in diff.new[:SHOWN_TEMPLATES]],
+                "risen": [c.as_detail() for c in diff.risen[:SHOWN_TEMPLATES]]},
     )

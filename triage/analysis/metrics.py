@@ -24,7 +24,11 @@ def _robust_scale(values: list[float], centre: float) -> float:
 def metric_shifts(cited: CitedEvidence, window: AnalysisWindow) -> list[Signal]:
     """One signal per series whose incident-window median left its baseline band."""
     signals = []
-    for key, points in group_series(cited.evidence.rows).items():
+    # Only well-formed points: a backend's metadata rows (rules, series lists) are not series.
+    points_only = [row for row in cited.evidence.rows
+                   if row.get("metric") is not None and row.get("timestamp") and
+                   isinstance(row.get("value"), int | float)]
+    for key, points in group_series(points_only).items():
         signal = _series_shift(key, points, window, cited.step_id)
         if signal:
             signals.append(signal)
