@@ -28,6 +28,7 @@ _CONNECTOR_PATHS = {
     "files_metrics": "connectors.files_metrics:FilesMetricsConnector",
     "files_deploys": "connectors.files_deploys:FilesDeploysConnector",
     "sqlite": "connectors.sqlite_db:SqliteConnector",
+    "postgres": "connectors.postgres:PostgresConnector",
     "pagerduty": "connectors.pagerduty:PagerDutyConnector",
     "github": "connectors.github:GitHubConnector",
     "datadog": "connectors.datadog:DatadogConnector",

@@ -77,7 +77,8 @@ class RepoSpec:
 class Sandbox(Protocol):
     """One isolated checkout of a repository at a commit."""
 
-    workdir: Path
+    workdir: Path  # the checkout's root: a host path (local) or the remote path (modal)
+    commit: str  # the full SHA checked out
 
     def exec(self, command: list[str], timeout: float | None = None) -> ExecResult:
         """Run a command in the checkout (no network, no host secrets)."""
@@ -114,9 +115,49 @@ def truncate_middle(data: bytes, limit: int) -> Output:
     """Keep the head and the tail of an output, marking what was cut; never drop it silently."""
     if len(data) <= limit:
         return Output(data.decode("utf-8", errors="replace"), len(data), False)
-    half = limit // 2
-    cut = len(data) - 2 * half
-    text = (data[:half].decode("utf-8", errors="replace")
-            + f"\n…[{cut} bytes cut from the middle]…\n"
-            + data[-half:].decode("utf-8", errors="replace"))
-    return Output(text, len(data), True)
+    half = max(limit, 0) // 2
+    # `data[-0:]` would be the whole output: slice the tail by its start instead.
+    return _cut(data[:half], data[len(data) - half:], len(data))
+
+
+def _cut(head: bytes, tail: bytes, original: int) -> Output:
+    """The truncated form: head, a marker saying how much was cut, tail."""
+    text = (head.decode("utf-8", errors="replace")
+            + f"\n…[{original - len(head) - len(tail)} bytes cut from the middle]…\n"
+            + tail.decode("utf-8", errors="replace"))
+    return Output(text, original, True)
+
+
+class MiddleTruncator:
+    """`truncate_middle` for a stream: memory stays bounded by `limit` however much is fed."""
+
+    def __init__(self, limit: int) -> None:
+        """Keep at most `limit` bytes of what will be fed."""
+        self.limit = max(limit, 0)
+        self._half = self.limit // 2
+        self._head = bytearray()
+        self._tail = bytearray()
+        self._size = 0
+        self._over = False
+
+    def feed(self, chunk: bytes) -> None:
+        """Account for the next piece of the stream."""
+        self._size += len(chunk)
+        if self._over:
+            self._tail += chunk
+        else:
+            self._head += chunk
+            if self._size <= self.limit:
+                return
+            self._over = True  # from now on only the head's first half and a tail are kept
+            self._tail = self._head[self._half:]
+            del self._head[self._half:]
+        # Trim lazily (at twice the size) so a stream of small chunks stays linear, not quadratic.
+        if len(self._tail) > 2 * self._half + 4096:
+            del self._tail[:len(self._tail) - self._half]
+
+    def output(self) -> Output:
+        """What `truncate_middle` would return for everything fed so far."""
+        if not self._over:
+            return Output(self._head.decode("utf-8", errors="replace"), self._size, False)
+        return _cut(bytes(self._head), bytes(self._tail[len(self._tail) - self._half:]), self._size)

@@ -13,6 +13,7 @@ import typer
 
 from triage.cli_connectors import connectors_app, query
 from triage.cli_playbooks import playbooks_app
+from triage.cli_sandbox import sandbox_app
 from triage.config import ConfigError, Settings, load_config
 from triage.models import Source
 from triage.replay import ReplayError, ReplayOutcome, replay
@@ -24,6 +25,7 @@ config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True
 app.add_typer(config_app, name="config")
 app.add_typer(connectors_app, name="connectors")
 app.add_typer(playbooks_app, name="playbooks")
+app.add_typer(sandbox_app, name="sandbox")
 app.command(name="query")(query)
 
 
