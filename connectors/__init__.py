@@ -76,7 +76,11 @@ def validate_settings(name: str, raw: dict[str, Any], base_dir: Path) -> BaseMod
     try:
         settings: BaseModel = CONNECTOR_TYPES[kind].settings_model.model_validate(raw)
     except ValidationError as exc:
-        raise ConnectorConfigError(f"connector {name!r}: {exc}") from exc
+        # Field and problem only: pydantic's own text quotes the input, which may be a secret
+        # pasted inline by mistake.
+        problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or '(settings)'}: {err['msg']}"
+                             for err in exc.errors())
+        raise ConnectorConfigError(f"connector {name!r}: {problems}") from None
     return _resolve_paths(settings, base_dir)
 
 

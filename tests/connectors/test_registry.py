@@ -109,3 +109,13 @@ def test_settings_defaults(tmp_path: Path):
             settings.level_field) == ("timestamp", "message", "level")  # type: ignore[attr-defined]
     sqlite = validate_settings("d", {"type": "sqlite", "path": "a.db"}, tmp_path)
     assert sqlite.timeout_seconds == 5.0  # type: ignore[attr-defined]
+
+
+def test_settings_errors_never_quote_the_input(tmp_path: Path):
+    secret = "pasted-inline-secret-value-1234"
+    with pytest.raises(ConnectorConfigError) as info:
+        validate_settings("es", {"type": "elasticsearch", "hosts": ["http://x"], "api_key": secret,
+                                 "index": ["logs-*"]}, tmp_path)
+    assert secret not in str(info.value)
+    assert info.value.__cause__ is None
+    assert "api_key" in str(info.value)
