@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from connectors import EvidenceKind, EvidenceStatus
+from triage.analysis.database import database_signals
 from triage.analysis.deploys import recent_deploys
 from triage.analysis.logs import error_spike, new_error_templates
 from triage.analysis.metrics import metric_shifts
@@ -19,6 +20,8 @@ def analyze(cited: list[CitedEvidence], window: AnalysisWindow) -> list[Signal]:
                                      new_error_templates(item, window)) if s]
         elif item.evidence.kind == EvidenceKind.METRICS:
             symptoms += metric_shifts(item, window)
+        elif item.evidence.kind == EvidenceKind.DATABASE:
+            symptoms += database_signals(item)
     _mark_first_mover([s for s in symptoms if s.kind == SignalKind.METRIC_SHIFT])
     onsets = [s.onset for s in symptoms if s.onset]
     onset = min(onsets) if onsets else None

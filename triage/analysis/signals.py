@@ -19,6 +19,10 @@ class SignalKind(StrEnum):
     NEW_ERRORS = "new_errors"
     METRIC_SHIFT = "metric_shift"
     RECENT_DEPLOY = "recent_deploy"
+    DB_BLOCKING = "db_blocking"
+    DB_IDLE_IN_TRANSACTION = "db_idle_in_transaction"
+    DB_CONNECTIONS = "db_connections"
+    DB_LONG_QUERIES = "db_long_queries"
 
 
 class Signal(BaseModel):
