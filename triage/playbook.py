@@ -18,6 +18,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from connectors import EvidenceKind
+from triage.analysis.signals import Thresholds
 from triage.models import Alert
 from triage.playbook_rules import HypothesisRule
 
@@ -153,6 +154,7 @@ class Playbook(Strict):
     priority: int = 0
     window: Window = Field(default_factory=Window)
     queries: list[QuerySpec] = Field(default_factory=list)
+    signals: Thresholds = Field(default_factory=Thresholds, description="analyzer thresholds")
     hypotheses: list[HypothesisRule] = Field(
         default_factory=list, description="evaluated before the default playbook's")
 

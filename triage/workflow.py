@@ -104,7 +104,9 @@ def analyze_evidence(investigation_id: str) -> None:
     with _stage(investigation_id, "analyze") as runtime:
         context = _context(runtime, investigation_id, with_signals=False)
         started, log = utcnow(), StepLog(investigation_id, "analyze")
-        signals = analyze(context.evidence, context.window) if context.evidence else []
+        playbook = runtime.playbooks.playbooks.get(context.playbook)
+        thresholds = playbook.signals if playbook else None
+        signals = analyze(context.evidence, context.window, thresholds) if context.evidence else []
         log.add(StepKind.ANALYSIS, "signals", {"analyzers": ["logs", "metrics", "deploys"]}, "ok",
                 f"{len(signals)} signal(s)" + "".join(f"; {s.title}" for s in signals[:3]),
                 {"signals": [s.model_dump(mode="json") for s in signals]}, started,

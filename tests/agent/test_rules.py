@@ -61,7 +61,14 @@ def test_lock_timeouts_point_at_the_database() -> None:
                      direction="rose", step="metrics")
     ranked = rank(RULES, [new_errors("ERROR: canceling statement due to lock timeout"), latency], "x")
     assert ranked[0].category == "db-contention"
-    assert set(ranked[0].evidence) == {"logs", "metrics"}
+    assert ranked[0].evidence == ["logs"]
+
+
+def test_a_blocking_tree_alone_is_database_contention() -> None:
+    blocked = signal(SignalKind.DB_BLOCKING, "3 sessions blocked behind pid 42", 0.8, "db")
+    ranked = rank(RULES, [blocked], "x")
+    assert ranked[0].category == "db-contention"
+    assert ranked[0].evidence == ["db"]
 
 
 def test_rising_requests_are_a_traffic_surge() -> None:

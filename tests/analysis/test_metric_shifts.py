@@ -44,3 +44,11 @@ def test_the_metric_that_moved_first_is_named() -> None:
 
 def test_steady_metrics_raise_nothing() -> None:
     assert analyze([metrics_evidence(series("latency_ms", 100, 102, 50))], WINDOW) == []
+
+
+def test_a_playbook_can_raise_the_bar() -> None:
+    from triage.analysis.signals import Thresholds
+
+    evidence = [metrics_evidence(series("latency_ms", 100, 900, 50))]
+    assert analyze(evidence, WINDOW, Thresholds(metric_min_change=10.0)) == []
+    assert len(analyze(evidence, WINDOW, Thresholds(metric_min_change=1.0))) == 1

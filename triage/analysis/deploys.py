@@ -10,7 +10,8 @@ from triage.analysis.signals import CitedEvidence, Signal, SignalKind
 LOOKBACK = timedelta(hours=2)
 
 
-def recent_deploys(cited: CitedEvidence, onset: datetime | None) -> list[Signal]:
+def recent_deploys(cited: CitedEvidence, onset: datetime | None,
+                   lookback: timedelta = LOOKBACK) -> list[Signal]:
     """Deploys before the onset (or any in the window when no onset is known), nearest first."""
     signals = []
     for row in cited.evidence.rows:
@@ -21,11 +22,11 @@ def recent_deploys(cited: CitedEvidence, onset: datetime | None) -> list[Signal]
             deployed_at = parse_timestamp(row["deployed_at"])
         except ValueError:
             continue
-        if onset is not None and not (onset - LOOKBACK <= deployed_at <= onset):
+        if onset is not None and not (onset - lookback <= deployed_at <= onset):
             continue
         lead = (onset - deployed_at) if onset else None
         minutes = lead.total_seconds() / 60 if lead is not None else None
-        proximity = 1 - minutes / (LOOKBACK.total_seconds() / 60) if minutes is not None else 0.3
+        proximity = 1 - minutes / (lookback.total_seconds() / 60) if minutes is not None else 0.3
         when = f"{minutes:.0f} min before the symptoms began" if minutes is not None else "in the window"
         what = f" ({row.get('author') or '?'}: {row['description']})" if row.get("description") else ""
         signals.append(Signal(

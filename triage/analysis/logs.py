@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.timeparse import parse_timestamp
-from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal, SignalKind
+from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal, SignalKind, Thresholds
 from triage.analysis.templates import TemplateWindows, no_redaction
 
 ERROR_LEVELS = frozenset({"error", "err", "critical", "crit", "fatal", "alert", "emergency", "panic"})
@@ -27,14 +27,16 @@ def _stamp(row: dict[str, Any]) -> datetime | None:
         return None
 
 
-def error_spike(cited: CitedEvidence, window: AnalysisWindow) -> Signal | None:
+def error_spike(cited: CitedEvidence, window: AnalysisWindow,
+                thresholds: Thresholds | None = None) -> Signal | None:
     """A rise in the rate of error-level lines from the baseline to the incident window."""
     stamps = [s for row in cited.evidence.rows if _is_error(row) and (s := _stamp(row))]
     before = sum(1 for s in stamps if s < window.onset)
     during = sorted(s for s in stamps if s >= window.onset)
     base_rate = before / window.minutes(incident=False)
     rate = len(during) / window.minutes(incident=True)
-    if len(during) < 5 or rate < 3 * max(base_rate, 0.1):
+    limits = thresholds or Thresholds()
+    if len(during) < limits.error_spike_min_count or rate < limits.error_spike_ratio * max(base_rate, 0.1):
         return None
     ratio = rate / max(base_rate, 0.1)
     return Signal(

@@ -7,11 +7,9 @@ from typing import Any
 
 from connectors.files_metrics import group_series
 from connectors.timeparse import parse_timestamp
-from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal, SignalKind
+from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal, SignalKind, Thresholds
 
 MIN_POINTS = 3
-Z_THRESHOLD = 4.0
-MIN_RELATIVE_CHANGE = 0.5
 
 
 def _robust_scale(values: list[float], centre: float) -> float:
@@ -21,7 +19,8 @@ def _robust_scale(values: list[float], centre: float) -> float:
     return max(1.4826 * mad, 0.05 * abs(centre), 1e-9)
 
 
-def metric_shifts(cited: CitedEvidence, window: AnalysisWindow) -> list[Signal]:
+def metric_shifts(cited: CitedEvidence, window: AnalysisWindow,
+                  thresholds: Thresholds | None = None) -> list[Signal]:
     """One signal per series whose incident-window median left its baseline band."""
     signals = []
     # Only well-formed points: a backend's metadata rows (rules, series lists) are not series.
@@ -29,14 +28,14 @@ def metric_shifts(cited: CitedEvidence, window: AnalysisWindow) -> list[Signal]:
                    if row.get("metric") is not None and row.get("timestamp") and
                    isinstance(row.get("value"), int | float)]
     for key, points in group_series(points_only).items():
-        signal = _series_shift(key, points, window, cited.step_id)
+        signal = _series_shift(key, points, window, cited.step_id, thresholds or Thresholds())
         if signal:
             signals.append(signal)
     return signals
 
 
 def _series_shift(key: str, points: list[dict[str, Any]], window: AnalysisWindow,
-                  step_id: str) -> Signal | None:
+                  step_id: str, limits: Thresholds) -> Signal | None:
     timed = [(parse_timestamp(p["timestamp"]), float(p["value"])) for p in points]
     base = [v for t, v in timed if t < window.onset]
     during = [(t, v) for t, v in timed if t >= window.onset]
@@ -47,9 +46,9 @@ def _series_shift(key: str, points: list[dict[str, Any]], window: AnalysisWindow
     level = median(v for _, v in during)
     z = (level - centre) / scale
     relative = abs(level - centre) / max(abs(centre), 1e-9)
-    if abs(z) < Z_THRESHOLD or relative < MIN_RELATIVE_CHANGE:
+    if abs(z) < limits.metric_z or relative < limits.metric_min_change:
         return None
-    onset = next((t for t, v in during if abs(v - centre) / scale >= Z_THRESHOLD), during[0][0])
+    onset = next((t for t, v in during if abs(v - centre) / scale >= limits.metric_z), during[0][0])
     direction = "rose" if level > centre else "fell"
     return Signal(
         kind=SignalKind.METRIC_SHIFT,

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from connectors import EvidenceKind, EvidenceStatus
 from triage.analysis.database import database_signals
 from triage.analysis.deploys import recent_deploys
 from triage.analysis.logs import error_spike, new_error_templates
 from triage.analysis.metrics import metric_shifts
-from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal, SignalKind
+from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal, SignalKind, Thresholds
 
 
-def analyze(cited: list[CitedEvidence], window: AnalysisWindow) -> list[Signal]:
-    """Symptoms first (logs, metrics), then deploys correlated with the earliest symptom."""
+def analyze(cited: list[CitedEvidence], window: AnalysisWindow,
+            thresholds: Thresholds | None = None) -> list[Signal]:
+    """Symptoms first (logs, metrics, database), then deploys correlated with the earliest one."""
+    limits = thresholds or Thresholds()
     usable = [c for c in cited if c.evidence.status == EvidenceStatus.OK]
     symptoms: list[Signal] = []
     for item in usable:
         if item.evidence.kind == EvidenceKind.LOGS:
-            symptoms += [s for s in (error_spike(item, window),
+            symptoms += [s for s in (error_spike(item, window, limits),
                                      new_error_templates(item, window)) if s]
         elif item.evidence.kind == EvidenceKind.METRICS:
-            symptoms += metric_shifts(item, window)
+            symptoms += metric_shifts(item, window, limits)
         elif item.evidence.kind == EvidenceKind.DATABASE:
             symptoms += database_signals(item)
     _mark_first_mover([s for s in symptoms if s.kind == SignalKind.METRIC_SHIFT])
@@ -28,7 +32,8 @@ def analyze(cited: list[CitedEvidence], window: AnalysisWindow) -> list[Signal]:
     deploys = [
         signal
         for item in usable if item.evidence.kind == EvidenceKind.DEPLOYS
-        for signal in recent_deploys(item, onset)
+        for signal in recent_deploys(item, onset,
+                                     timedelta(minutes=limits.deploy_lookback_minutes))
     ]
     return sorted(symptoms, key=lambda s: -s.strength) + deploys
 

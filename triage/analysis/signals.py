@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from connectors import Evidence
 
@@ -34,6 +34,18 @@ class Signal(BaseModel):
     onset: datetime | None = None
     evidence: list[str] = Field(default_factory=list, description="step ids")
     detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class Thresholds(BaseModel):
+    """How big a change must be to count as a signal (a playbook's `signals:` section)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error_spike_ratio: float = Field(default=3.0, gt=1.0, description="incident / baseline rate")
+    error_spike_min_count: int = Field(default=5, ge=1)
+    metric_z: float = Field(default=4.0, gt=0.0, description="robust z-score of the level shift")
+    metric_min_change: float = Field(default=0.5, ge=0.0, description="relative change")
+    deploy_lookback_minutes: float = Field(default=120.0, gt=0.0)
 
 
 @dataclass(frozen=True)
