@@ -33,6 +33,7 @@ _CONNECTOR_PATHS = {
     "github": "connectors.github:GitHubConnector",
     "datadog": "connectors.datadog:DatadogConnector",
     "elasticsearch": "connectors.elasticsearch:ElasticsearchConnector",
+    "prometheus": "connectors.prometheus:PrometheusConnector",
 }
 
 
