@@ -50,8 +50,8 @@ sys.path.insert(0, str(ROOT))
 
 from connectors import QueryRequest, build_connector  # noqa: E402 (after the path tweak)
 from connectors.postgres import PostgresConnector, diagnostics  # noqa: E402
-from connectors.prometheus import PrometheusConnector  # noqa: E402
-from connectors.prometheus_syntax import choose_step  # noqa: E402
+from connectors.prometheus.connector import PrometheusConnector  # noqa: E402
+from connectors.prometheus.syntax import choose_step  # noqa: E402
 
 GOAL_RATIO = 1.2
 ROWS = 200_000

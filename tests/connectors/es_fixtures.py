@@ -18,7 +18,7 @@ from elasticsearch import helpers
 from osmem_server import OsmemServer  # type: ignore[import-untyped]
 
 from connectors import build_connector
-from connectors.elasticsearch import ElasticsearchConnector
+from connectors.elasticsearch.connector import ElasticsearchConnector
 from tests.connectors._util import T0
 
 API_KEY = "ZXM6YXBpa2V5LTlWcVBsYW50ZWQtWHg3Nw=="  # planted: must never leak

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from connectors import build_connector
-from connectors.github import GitHubConnector
+from connectors.github.connector import GitHubConnector
 from tests.connectors._util import iso
 from tests.fakes import github_shapes as shapes
 from tests.fakes.github import App, FakeGitHub, Token

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from connectors import EvidenceKind, EvidenceStatus
-from connectors.elasticsearch import ElasticsearchConnector
+from connectors.elasticsearch.connector import ElasticsearchConnector
 from tests.connectors._util import T0, T1, req
 from tests.connectors.es_fixtures import AUDIT, CHECKOUT, IN_WINDOW, PAYMENTS, es_connector, osmem_engine
 

@@ -18,7 +18,7 @@ import yaml
 from typer.testing import CliRunner
 
 from connectors import EvidenceStatus
-from connectors.elasticsearch import ElasticsearchConnector
+from connectors.elasticsearch.connector import ElasticsearchConnector
 from tests.connectors._util import req
 from tests.connectors.es_fixtures import API_KEY, IN_WINDOW, PASSWORD, es_connector, osmem_engine
 from tests.connectors.test_es_dsl import ATTACKS
@@ -235,7 +235,7 @@ def test_which_failures_are_transient():
     from elastic_transport import ApiResponseMeta, ConnectionError, ConnectionTimeout, HttpHeaders, NodeConfig
     from elasticsearch import ApiError
 
-    from connectors.es_client import is_transient
+    from connectors.elasticsearch.client import is_transient
 
     def api(status: int, body: object = None) -> ApiError:
         meta = ApiResponseMeta(status, "1.1", HttpHeaders(), 0.0, NodeConfig("http", "127.0.0.1", 9200))

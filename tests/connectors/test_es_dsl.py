@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.base import QueryRefused
-from connectors.es_dsl import (
+from connectors.elasticsearch.dsl import (
     FieldNames,
     auto_interval,
     bucket_count,
@@ -19,7 +19,7 @@ from connectors.es_dsl import (
     index_allowed,
     parse_query,
 )
-from connectors.es_links import discover_link, rison
+from connectors.elasticsearch.links import discover_link, rison
 from tests.connectors._util import T0, T1
 
 NAMES = FieldNames(timestamp="@timestamp", message="message", message_keyword="message.keyword",

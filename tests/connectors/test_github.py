@@ -15,10 +15,10 @@ import yaml
 from typer.testing import CliRunner
 
 from connectors import ConnectorConfigError, EvidenceKind, EvidenceStatus, build_connector
-from connectors.github import GitHubConnector
-from connectors.github_auth import ReadOnlyViolation
-from connectors.github_query import parse_query
-from connectors.github_rows import web_url_for
+from connectors.github.auth import ReadOnlyViolation
+from connectors.github.connector import GitHubConnector
+from connectors.github.query import parse_query
+from connectors.github.rows import web_url_for
 from tests.connectors._util import T0, req
 from tests.connectors.github_fixtures import (
     BAD,

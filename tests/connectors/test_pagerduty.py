@@ -15,7 +15,7 @@ import yaml
 from typer.testing import CliRunner
 
 from connectors import ConnectorConfigError, EvidenceKind, EvidenceStatus, build_connector
-from connectors.pagerduty import PagerDutyConnector, parse_query
+from connectors.pagerduty.connector import PagerDutyConnector, parse_query
 from tests.connectors._util import T0, iso, req
 from tests.fakes.loopback import Reply
 from tests.fakes.pagerduty import (

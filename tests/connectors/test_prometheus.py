@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from connectors import EvidenceStatus, QueryRequest, build_connector
 from connectors.files_metrics import group_series
-from connectors.prometheus import NO_WRITE_DETAIL, PrometheusConnector
+from connectors.prometheus.connector import NO_WRITE_DETAIL, PrometheusConnector
 from tests.connectors.prometheus_fixtures import (
     PASSWORD,
     USER,

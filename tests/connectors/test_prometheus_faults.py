@@ -15,7 +15,7 @@ import pytest
 import trustme
 
 from connectors import ConnectorConfigError, EvidenceStatus, build_connector
-from connectors.prometheus import PrometheusConnector
+from connectors.prometheus.connector import PrometheusConnector
 from tests.connectors._util import T0, T1, req
 from tests.connectors.prometheus_fixtures import Answer, FakePrometheus, failure, free_port, success
 

@@ -8,8 +8,8 @@ import pytest
 
 from connectors.base import QueryRefused
 from connectors.files_metrics import series_key
-from connectors.prometheus_rows import graph_link, result_points, sample_value
-from connectors.prometheus_syntax import (
+from connectors.prometheus.rows import graph_link, result_points, sample_value
+from connectors.prometheus.syntax import (
     PromQuery,
     choose_step,
     format_duration,

@@ -3,7 +3,7 @@
 Read-only by construction: the connector only issues GET requests to the query and metadata
 endpoints, and `check()` reads `/api/v1/status/flags` to report whether the server exposes
 endpoints that could write (admin API, remote-write or OTLP receivers). The query syntax is in
-`connectors.prometheus_syntax`; rows and links in `connectors.prometheus_rows`.
+`connectors.prometheus.syntax`; rows and links in `connectors.prometheus.rows`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from connectors.base import (
     QueryRequest,
 )
 from connectors.files_metrics import series_key
-from connectors.prometheus_http import APIResult, BearerAuth, PrometheusAPIError, PrometheusHTTP
-from connectors.prometheus_rows import (
+from connectors.prometheus.http import APIResult, BearerAuth, PrometheusAPIError, PrometheusHTTP
+from connectors.prometheus.rows import (
     Points,
     alert_rows,
     alerts_summary,
@@ -38,7 +38,7 @@ from connectors.prometheus_rows import (
     rules_summary,
     series_rows,
 )
-from connectors.prometheus_syntax import PromQuery, choose_step, format_duration, parse_query
+from connectors.prometheus.syntax import PromQuery, choose_step, format_duration, parse_query
 from connectors.secrets import SecretRef
 
 NO_WRITE_DETAIL = ("the Prometheus HTTP API has no write endpoints triage uses; admin APIs "

@@ -8,8 +8,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.es_dsl import FieldNames, QueryPlan
-from connectors.es_requests import HISTOGRAM, TOP, ReadRequest
+from connectors.elasticsearch.dsl import FieldNames, QueryPlan
+from connectors.elasticsearch.requests import HISTOGRAM, TOP, ReadRequest
 
 _DIGITS = re.compile(r"\d+")
 

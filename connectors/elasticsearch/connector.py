@@ -26,12 +26,18 @@ from connectors.base import (
     QueryRefused,
     QueryRequest,
 )
-from connectors.es_client import Compatibility, build_client, describe_error, is_transient, retry_after
-from connectors.es_dsl import FieldNames, check_indices, parse_query
-from connectors.es_links import UiKind, discover_link
-from connectors.es_requests import Limits, ReadRequest, build_request
-from connectors.es_results import render
-from connectors.es_rights import probe_privileges
+from connectors.elasticsearch.client import (
+    Compatibility,
+    build_client,
+    describe_error,
+    is_transient,
+    retry_after,
+)
+from connectors.elasticsearch.dsl import FieldNames, check_indices, parse_query
+from connectors.elasticsearch.links import UiKind, discover_link
+from connectors.elasticsearch.requests import Limits, ReadRequest, build_request
+from connectors.elasticsearch.results import render
+from connectors.elasticsearch.rights import probe_privileges
 from connectors.retry import call_with_retries
 from connectors.secrets import SecretRef
 

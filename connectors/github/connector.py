@@ -1,10 +1,10 @@
 """GitHub (githubkit), read-only: a service repository's deployments, releases and commits in a
-time range, the diff of a commit, and a file at a commit. Query syntax: `connectors.github_query`.
+time range, the diff of a commit, and a file at a commit. Query syntax: `connectors.github.query`.
 
 Works with github.com and GitHub Enterprise Server (`base_url: https://ghe.example.com/api/v3`).
 Authenticates with a fine-grained or classic token, or as a GitHub App installation whose token
 is requested read-only for the one repository; every request but a read is refused before it is
-sent (`connectors.github_auth.only_reads`).
+sent (`connectors.github.auth.only_reads`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from connectors.base import (
     QueryRefused,
     QueryRequest,
 )
-from connectors.github_auth import (
+from connectors.github.auth import (
     GitHubAppSettings,
     ReadOnlyViolation,
     app_strategy,
@@ -47,8 +47,8 @@ from connectors.github_auth import (
     make_client,
     token_write_access,
 )
-from connectors.github_query import GitHubQuery, parse_query, quote_path
-from connectors.github_rows import (
+from connectors.github.query import GitHubQuery, parse_query, quote_path
+from connectors.github.rows import (
     Links,
     commit_row,
     commits_summary,

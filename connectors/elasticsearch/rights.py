@@ -14,7 +14,7 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch
 from pydantic import SecretStr
 
-from connectors.es_client import describe_error, is_transient, retry_after
+from connectors.elasticsearch.client import describe_error, is_transient, retry_after
 from connectors.retry import call_with_retries
 
 PATH = "/_security/user/_has_privileges"

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.base import QueryRefused
-from connectors.es_dsl import FieldNames, QueryPlan, auto_interval, bucket_count
+from connectors.elasticsearch.dsl import FieldNames, QueryPlan, auto_interval, bucket_count
 
 HISTOGRAM = "over_time"
 TOP = "top"

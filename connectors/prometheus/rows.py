@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from connectors.files_metrics import series_key
-from connectors.prometheus_syntax import format_duration
+from connectors.prometheus.syntax import format_duration
 from connectors.timeparse import parse_timestamp
 
 _RESERVED = ("timestamp", "metric", "value")

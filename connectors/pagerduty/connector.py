@@ -36,7 +36,7 @@ from connectors.base import (
     QueryRefused,
     QueryRequest,
 )
-from connectors.pagerduty_rows import (
+from connectors.pagerduty.rows import (
     alert_row,
     alerts_summary,
     first_link,

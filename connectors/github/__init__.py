@@ -1,0 +1,5 @@
+"""GitHub connector package: see connector.py."""
+
+from connectors.github.connector import GitHubConnector
+
+__all__ = ["GitHubConnector"]

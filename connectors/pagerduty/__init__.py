@@ -1,0 +1,5 @@
+"""PagerDuty connector package: see connector.py."""
+
+from connectors.pagerduty.connector import PagerDutyConnector
+
+__all__ = ["PagerDutyConnector"]

@@ -1,0 +1,5 @@
+"""Prometheus connector package: see connector.py."""
+
+from connectors.prometheus.connector import PrometheusConnector
+
+__all__ = ["PrometheusConnector"]
