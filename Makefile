@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench e2e bench-workers clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ test: lint  ## lint, type-check and run the whole test suite
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/ingest.py
+
+e2e: $(BIN)/.installed  ## Prometheus -> Alertmanager -> triage serve, real binaries (apt: prometheus prometheus-alertmanager)
+	$(BIN)/python -m pytest -v tests/infra/test_alertmanager_e2e.py
+
+bench-workers: $(BIN)/.installed  ## throughput and latency of 1, 2, 4 workers on one PostgreSQL queue
+	$(BIN)/python bench/workers.py
 
 clean:
 	rm -rf $(VENV) .triage .pytest_cache .mypy_cache .ruff_cache

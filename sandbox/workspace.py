@@ -10,7 +10,7 @@ file naming the mirror's object directory, `git checkout --detach <sha>`. Only t
 and an index are written; the checkout has its own `.git` (refs, HEAD, new objects), so git in a
 sandbox (commit, revert, bisect) never writes to the mirror, which sandboxes see read-only.
 
-Measured with `bench/sandbox.py` (2,000 commits, 90 MB packed history, 7.6 MB working tree of
+Measured with `bench/sandbox_prepare.py` (2,000 commits, 90 MB packed history, 7.6 MB working tree of
 400 files; ext4, 2 vCPUs shared with other work; medians of 7, one run):
 
 ====================================================  =========  ===================

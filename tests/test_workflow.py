@@ -107,7 +107,9 @@ def test_demo_replay_end_to_end(tmp_path: Path) -> None:
     assert report.findings is not None
     top = report.findings.hypotheses[0]
     assert top.category == "bad-deploy"
-    assert top.suspect_commit == "9f8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6"
+    assert top.suspect_commit == "6457c33dee760e578c329b355b6976c54c793fee"  # the deploy
+    assert report.fix is not None and report.fix.culprit is not None
+    assert report.fix.culprit.sha == "8d41ce5b1eb85485bf1992b8238809fd2920c3f3"  # bisect
     assert {q.name for q in report.queries} == {
         "error_logs on logs", "service_metrics on metrics", "recent_deploys on deploys",
         "orders_by_status on orders_db"}

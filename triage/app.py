@@ -1,4 +1,4 @@
-"""The FastAPI application: webhook intake, reports, and the investigations API."""
+"""The FastAPI application: webhook intake, reports, the investigations API, metrics and probes."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from triage import __version__
+from triage import __version__, probes
 from triage.intake import alertmanager, datadog, pagerduty
 from triage.intake.common import IntakeError
 from triage.report import routes as report_routes
+from triage.report.access import LinkRefused, refused_page
 from triage.runtime import Runtime
 
 
@@ -35,11 +36,17 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
 
     app = FastAPI(title="SRE auto-triage", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.run_worker = run_worker  # /readyz checks the worker only where one should run
+    app.add_middleware(probes.WebhookMetricsMiddleware, metrics=runtime.metrics)
 
     @app.exception_handler(IntakeError)
     async def intake_error(_: Request, exc: IntakeError) -> JSONResponse:
         body = {"error": exc.message} | ({"field": exc.field} if exc.field else {})
         return JSONResponse(body, status_code=exc.status_code)
+
+    @app.exception_handler(LinkRefused)
+    async def link_refused(_: Request, exc: LinkRefused) -> HTMLResponse:
+        return refused_page(exc)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -50,4 +57,5 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     app.include_router(alertmanager.router)
     app.include_router(datadog.router)
     app.include_router(report_routes.router)
+    app.include_router(probes.router)
     return app

@@ -11,10 +11,13 @@ from typing import Annotated
 
 import typer
 
+from triage.agent.claude_settings import brain_status
 from triage.cli_connectors import connectors_app, query
 from triage.cli_playbooks import playbooks_app
+from triage.cli_reports import check_lines, reports_app
 from triage.cli_sandbox import sandbox_app
 from triage.config import ConfigError, Settings, load_config
+from triage.fix.summary import describe_fix
 from triage.models import Source
 from triage.replay import ReplayError, ReplayOutcome, replay
 from triage.runtime import Runtime, _config_path
@@ -26,6 +29,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(connectors_app, name="connectors")
 app.add_typer(playbooks_app, name="playbooks")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(reports_app, name="reports")
 app.command(name="query")(query)
 
 
@@ -59,12 +63,19 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_port: Annotated[int | None, typer.Option(help="serve /metrics on this port")] = None,
+    metrics_host: Annotated[str, typer.Option(help="interface for --metrics-port")] = "127.0.0.1",
+) -> None:
     """Run investigations from the shared queue until interrupted (any number, any machine)."""
     from triage.runtime import launch_worker, stop_worker
 
     runtime = _runtime()
     launch_worker(runtime)
+    if metrics_port is not None:  # stage, model and sandbox metrics of this worker's own runs
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, metrics_host, registry=runtime.metrics.registry)
     typer.echo(f"worker {runtime.settings.worker_id} running; Ctrl-C to stop")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -87,7 +98,10 @@ def _print_outcome(outcome: ReplayOutcome) -> None:
         typer.echo(f"  {rank}. [{hypothesis.category}] {hypothesis.title} "
                    f"({hypothesis.confidence:.0%})")
     typer.echo(f"{len(report.queries)} queries, {len(report.signals)} signals")
+    for line in describe_fix(report.fix):  # reproduction, culprit, verified fix and where it is
+        typer.echo(line)
     typer.echo(f"report: {outcome.html_path}\n        {outcome.markdown_path}")
+    typer.echo(f"link: {report.report_url}")
 
 
 @app.command()
@@ -187,8 +201,8 @@ def config_check() -> None:
               "open: set TRIAGE_ALERTMANAGER_BEARER_TOKEN or _BASIC_AUTH to require auth"),
         _part("Datadog intake", bool(settings.datadog_webhook_token),
               "set TRIAGE_DATADOG_WEBHOOK_TOKEN"),
-        f"brain: {config.brain}" + ("" if config.brain == "rules" else
-                                    " (not available yet: rules will run)"),
+        *check_lines(settings),
+        brain_status(settings, config.brain),
         f"sandbox: {config.sandbox}",
         f"playbooks: {', '.join(sorted(library.playbooks))}",
         *[f"  playbook error: {err}" for err in library.errors],

@@ -3,6 +3,7 @@ domain (services, connectors, playbooks, brain, sandbox) from one YAML file, `tr
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -12,19 +13,34 @@ from pydantic import field_validator as validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from connectors import ConnectorConfigError, validate_settings
+from triage.agent.claude_settings import ClaudeSettings
 from triage.analysis.redaction import RedactionConfig
+from triage.fix.config import PullRequestConfig, RepoTestCommand, ReproSpec
 from triage.models import Alert, Source
+from triage.notify.settings import NotifySettings
 from triage.playbook import QuerySpec
+from triage.report.access_settings import AccessSettings
 
 
 class ConfigError(Exception):
     """The configuration is invalid; the message names the file and the field."""
 
 
-class Settings(BaseSettings):
-    """Environment settings (`TRIAGE_<FIELD>`); secrets may also come from files in secrets_dir."""
+def _secrets_dir() -> Path | None:
+    """Where container secrets are mounted (`/run/secrets`, or `TRIAGE_SECRETS_DIR`), if it exists."""
+    # One file per setting, named like its variable (`triage_database_url`); environment
+    # variables win. Only an existing directory: pydantic-settings warns on a missing one.
+    path = Path(os.environ.get("TRIAGE_SECRETS_DIR", "/run/secrets"))
+    return path if path.is_dir() else None
 
-    model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore")
+
+class Settings(BaseSettings, ClaudeSettings, NotifySettings, AccessSettings):
+    """Environment settings (`TRIAGE_<FIELD>`); secrets may also come from files in secrets_dir.
+    The Claude brain's fields (`TRIAGE_ANTHROPIC_*`, `TRIAGE_BRAIN_*`) come from ClaudeSettings;
+    PagerDuty notes' from NotifySettings; report links' and API auth's from AccessSettings."""
+
+    model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore",
+                                      secrets_dir=_secrets_dir())
 
     config: Path | None = Field(default=None, description="path to triage.yaml")
     data_dir: Path = Path(".triage")
@@ -38,6 +54,8 @@ class Settings(BaseSettings):
     worker_id: str = "local"
     worker_concurrency: int = Field(default=4, ge=1)
     service_concurrency: int = Field(default=1, ge=1, description="per service, all workers")
+    sandbox_dir: Path | None = Field(default=None, description="mirror + sandbox cache; "
+                                     "default: data_dir/sandbox (see triage.fix.backends)")
 
     @validator("pagerduty_webhook_secrets", mode="before")
     @classmethod
@@ -75,6 +93,9 @@ class ServiceConfig(StrictModel):
     connectors: list[str] = Field(default_factory=list)
     playbook: str | None = Field(default=None, description="force a playbook by name")
     queries: list[QuerySpec] = Field(default_factory=list, description="run besides the playbook's")
+    repro: ReproSpec | None = Field(default=None, description="reproduce in a sandbox (triage.fix)")
+    test: RepoTestCommand | None = Field(default=None, description="the repository's own tests")
+    pull_requests: PullRequestConfig | None = Field(default=None, description="else a local branch")
 
     def matches(self, alert: Alert) -> bool:
         """Whether this alert belongs to this service."""

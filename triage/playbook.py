@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from connectors import EvidenceKind
 from triage.analysis.signals import Thresholds
+from triage.fix.config import ReproSpec
 from triage.models import Alert
 from triage.playbook_rules import HypothesisRule
 
@@ -157,6 +158,7 @@ class Playbook(Strict):
     signals: Thresholds = Field(default_factory=Thresholds, description="analyzer thresholds")
     hypotheses: list[HypothesisRule] = Field(
         default_factory=list, description="evaluated before the default playbook's")
+    repro: ReproSpec | None = Field(default=None, description="a service's own repro wins")
 
 
 def load_playbook(path: Path) -> Playbook:

@@ -23,6 +23,7 @@ from triage.config import Settings, TriageConfig
 from triage.intake.pagerduty import sign
 from triage.models import InvestigationState, Source
 from triage.report.build import Report, build_report
+from triage.report.links import links_for
 from triage.report.render import render_html, render_markdown
 from triage.runtime import Runtime, launch_worker, stop_worker
 
@@ -113,6 +114,8 @@ def _write_report(runtime: Runtime, investigation_id: str) -> ReplayOutcome:
     with runtime.store.read() as conn:
         report = build_report(conn, investigation_id, runtime.settings.public_url,
                               runtime.redactor)
+    # The written report's links open it (signed when TRIAGE_REPORT_SIGNING_KEYS is set).
+    report = links_for(runtime.settings, runtime.settings.public_url).sign_report(report)
     out = runtime.settings.data_dir / "reports"
     out.mkdir(parents=True, exist_ok=True)
     markdown_path = out / f"{investigation_id}.md"

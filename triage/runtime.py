@@ -19,6 +19,7 @@ from triage.agent.base import Brain
 from triage.agent.rules import RulesBrain
 from triage.analysis.redaction import Redactor, redactor_for
 from triage.config import ConfigError, ServiceConfig, Settings, TriageConfig, load_config
+from triage.observability import Metrics
 from triage.playbook import PlaybookLibrary
 from triage.store import Store
 
@@ -84,15 +85,23 @@ class Runtime:
         ]
 
     def brain(self) -> Brain:
-        """The configured brain (only `rules` exists so far)."""
-        if self.config.brain != "rules":
-            log.warning("brain %r is not available yet; using rules", self.config.brain)
+        """The configured brain: `claude` when it has an API key (else rules, saying so)."""
+        if self.config.brain == "claude":
+            from triage.agent.claude import claude_brain  # imports anthropic: only when used
+
+            return claude_brain(self.settings, self.config, self.store, self.redactor,
+                                self.playbooks, self.metrics)
         return RulesBrain()
 
     @cached_property
     def redactor(self) -> Redactor:
         """What redacts evidence, steps, alerts and reports (the config's `redaction:` section)."""
         return redactor_for(self.config)
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        """This runtime's own metrics registry (served at /metrics; see triage.observability)."""
+        return Metrics(self.store)
 
     @property
     def client(self) -> DBOSClient:

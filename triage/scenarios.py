@@ -12,7 +12,7 @@ import sqlite3
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -36,7 +36,8 @@ class Expectations(BaseModel):
     abstains: bool | None = None
     report_contains: list[str] = Field(default_factory=list)
     culprit_commit: str | None = None
-    repro_verdict: str | None = None
+    repro_verdict: Literal["reproduced", "not_reproduced", "inconclusive"] | None = None
+    fix_verified: bool | None = Field(default=None, description="a verified candidate fix exists")
 
 
 class Scenario(BaseModel):
@@ -140,14 +141,27 @@ def check(scenario: Scenario, outcome: ReplayOutcome) -> list[Check]:
         checks.append(Check(name=f"report mentions {phrase!r}", met=phrase in text,
                             detail="found" if phrase in text else "not in the report"))
     if expected.culprit_commit is not None:
-        got_commit = (top.suspect_commit or "") if top else ""
+        # The bisect result when there is one; the brain's suspect (a deploy) otherwise.
+        culprit = report.fix.culprit if report.fix else None
+        got_commit = culprit.sha if culprit else (top.suspect_commit or "") if top else ""
         met = bool(got_commit) and (got_commit.startswith(expected.culprit_commit)
                                     or expected.culprit_commit.startswith(got_commit))
+        how = "bisect" if culprit else "brain's suspect"
         checks.append(Check(name="culprit commit", met=met,
-                            detail=f"expected {expected.culprit_commit}, got {got_commit or '(none)'}"))
+                            detail=f"expected {expected.culprit_commit}, got "
+                                   f"{got_commit or '(none)'} ({how})"))
     if expected.repro_verdict is not None:
-        checks.append(Check(name="repro verdict", met=False,
-                            detail="reproduction is not implemented yet (sandbox issue)"))
+        repro = report.fix.repro if report.fix else None
+        got_verdict = repro.status if repro else "(not run)"
+        detail = f"expected {expected.repro_verdict}, got {got_verdict}"
+        checks.append(Check(name="repro verdict", met=got_verdict == expected.repro_verdict,
+                            detail=detail + (f": {repro.reason}" if repro else "")))
+    if expected.fix_verified is not None:
+        fix = report.fix.fix if report.fix else None
+        got_fix = bool(fix and fix.status == "verified")
+        checks.append(Check(name="fix verified", met=got_fix == expected.fix_verified,
+                            detail=f"expected {expected.fix_verified}, got {got_fix}"
+                                   + (f" ({fix.status}: {fix.reason})" if fix else "")))
     return checks
 
 

@@ -132,9 +132,46 @@ reports = sa.Table(
     sa.Column("markdown", sa.Text, nullable=False),
 )
 
-SCHEMA_VERSION = 1
-# MIGRATIONS[n] upgrades a database stamped n+1 to n+2 (none yet: version 1 is the first).
-MIGRATIONS: list[Callable[[Connection], None]] = []
+# One row per Claude model turn: a resumed worker replays finished turns instead of paying again.
+model_turns = sa.Table(
+    "model_turns",
+    metadata,
+    sa.Column("investigation_id", sa.String(64), primary_key=True),
+    sa.Column("turn", sa.Integer, primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("response", sa.JSON, nullable=False),
+    sa.Column("usage", sa.JSON, nullable=False),
+    sa.Column("tool_results", sa.JSON),  # the answer sent back, once the turn's tools ran
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+
+# One row per note posted to an incident: a resumed note stage finds it and does not post again.
+incident_notes = sa.Table(
+    "incident_notes",
+    metadata,
+    sa.Column("investigation_id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),  # first | final
+    sa.Column("incident_id", sa.String(64), nullable=False),
+    sa.Column("note_id", sa.String(64), nullable=False),
+    sa.Column("posted_at", UtcDateTime, nullable=False),
+    sa.Column("recovered", sa.Boolean, nullable=False),  # found on the incident after a crash
+)
+
+
+def _add_model_turns(conn: Connection) -> None:
+    """Version 2: the Claude brain's durable model turns."""
+    model_turns.create(conn, checkfirst=True)
+
+
+def _add_incident_notes(conn: Connection) -> None:
+    """Version 3: the ids of PagerDuty notes posted, so each is posted once."""
+    incident_notes.create(conn, checkfirst=True)
+
+
+SCHEMA_VERSION = 3
+# MIGRATIONS[n] upgrades a database stamped n+1 to n+2.
+MIGRATIONS: list[Callable[[Connection], None]] = [_add_model_turns, _add_incident_notes]
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

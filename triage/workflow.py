@@ -8,6 +8,7 @@ duplicates, what it had written.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -16,14 +17,18 @@ from dbos import DBOS
 
 from connectors import Connector, Evidence
 from triage import repository as repo
-from triage.agent.base import Budget, Findings, InvestigationContext
+from triage.agent.base import Findings, InvestigationContext
+from triage.agent.claude_settings import budget_from
 from triage.agent.tools import StepLog, ToolCall, ToolRegistry
 from triage.analysis.runner import analyze
 from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal
 from triage.analysis.similar import similar_investigations, templates_of
 from triage.config import ServiceConfig
 from triage.failpoints import failpoint
+from triage.fix import stages as fix_stages
 from triage.models import Alert, InvestigationState, StepKind, StepRecord, utcnow
+from triage.notify.content import NoteKind
+from triage.notify.notes import post_note
 from triage.playbook import Playbook, PlaybookError
 from triage.report.build import build_report
 from triage.report.render import render_markdown
@@ -33,11 +38,13 @@ from triage.runtime import Runtime, current
 @contextmanager
 def _stage(investigation_id: str, stage: str) -> Iterator[Runtime]:
     runtime = current()
+    clock = time.perf_counter()
     with runtime.store.transaction() as conn:
         run_id = repo.start_stage(conn, investigation_id, stage, runtime.settings.worker_id)
     yield runtime
     with runtime.store.transaction() as conn:
         repo.finish_stage(conn, run_id)
+    runtime.metrics.observe_stage(stage, time.perf_counter() - clock)
     failpoint(f"inside:{stage}")  # committed, but not yet checkpointed by DBOS
 
 
@@ -121,8 +128,14 @@ def run_brain(investigation_id: str) -> None:
         context = _context(runtime, investigation_id, with_signals=True)
         brain = runtime.brain()
         started, log = utcnow(), StepLog(investigation_id, "brain")
-        tools = ToolRegistry([], redactor=runtime.redactor)
-        findings = brain.investigate(context, tools, Budget())
+        # The rules brain reads the gathered evidence only; a model brain may query again.
+        connectors = ([] if brain.name == "rules"
+                      else runtime.connectors_for(runtime.config.service_named(context.service)))
+        tools = ToolRegistry(connectors, redactor=runtime.redactor)
+        try:
+            findings = brain.investigate(context, tools, budget_from(runtime.settings))
+        finally:
+            tools.close()
         with runtime.store.read() as conn:
             findings.related = similar_investigations(
                 conn, investigation_id, context.service,
@@ -135,13 +148,28 @@ def run_brain(investigation_id: str) -> None:
 
 @DBOS.step(name="triage.report")
 def write_report(investigation_id: str) -> None:
-    """Assemble, render and store the final report; the investigation is then complete."""
+    """Assemble, render and store the final report (complete once its final note is posted)."""
     with _stage(investigation_id, "report") as runtime, runtime.store.transaction() as conn:
-        repo.update_investigation(conn, investigation_id, state=InvestigationState.COMPLETED.value,
-                                  finished_at=utcnow())
+        repo.update_investigation(conn, investigation_id, finished_at=utcnow())
         report = build_report(conn, investigation_id, runtime.settings.public_url, runtime.redactor)
+        report = report.model_copy(update={"state": InvestigationState.COMPLETED.value})
         repo.save_report(conn, investigation_id, report.model_dump(mode="json"),
                          render_markdown(report))
+
+
+@DBOS.step(name="triage.first_note")
+def post_first_note(investigation_id: str) -> None:
+    """Post the first-response note (top signals, live report link) to the PagerDuty incident."""
+    with _stage(investigation_id, "first_note") as runtime:
+        _save(runtime, post_note(runtime, investigation_id, NoteKind.FIRST))
+
+
+@DBOS.step(name="triage.final_note")
+def post_final_note(investigation_id: str) -> None:
+    """Post the final note (hypotheses, repro, pull request); the investigation is then complete."""
+    with _stage(investigation_id, "final_note") as runtime:
+        _save(runtime, post_note(runtime, investigation_id, NoteKind.FINAL),
+              state=InvestigationState.COMPLETED.value)
 
 
 @DBOS.step(name="triage.fail")
@@ -154,8 +182,24 @@ def mark_failed(investigation_id: str, error: str) -> None:
                                   error=runtime.redactor.redact_text(error[:4000]))
 
 
-STAGES = {"gather": gather, "analyze": analyze_evidence, "brain": run_brain,
-          "report": write_report}
+@DBOS.step(name="triage.reproduce")
+def reproduce(investigation_id: str) -> None:
+    """Run the repro in a sandbox at the deployed commit: reproduced, not_reproduced or
+    inconclusive (or skipped, saying why: no repository, repro or sandbox; the brain abstained)."""
+    with _stage(investigation_id, "reproduce") as runtime:
+        _save(runtime, fix_stages.reproduce(runtime, investigation_id))
+
+
+@DBOS.step(name="triage.fix")
+def propose_fix(investigation_id: str) -> None:
+    """After a reproduction only: bisect to the culprit, revert it, verify, publish the draft."""
+    with _stage(investigation_id, "fix") as runtime:
+        _save(runtime, fix_stages.fix(runtime, investigation_id))
+
+
+STAGES = {"gather": gather, "analyze": analyze_evidence, "first_note": post_first_note,
+          "brain": run_brain, "reproduce": reproduce, "fix": propose_fix, "report": write_report,
+          "final_note": post_final_note}
 
 
 @DBOS.workflow(name="triage.investigate")

@@ -1,7 +1,11 @@
 """A loopback HTTPS server speaking PagerDuty's REST API v2 (as documented in the API reference and
 PagerDuty/api-schema): `Authorization: Token token=...`, wrapped entities, classic pagination
 (`offset` / `limit` / `more` / `total`), `since` / `until` windows, and the error object
-`{"error": {"message", "code", "errors"}}` with 401 / 403 / 404 / 429 (+ `Retry-After`)."""
+`{"error": {"message", "code", "errors"}}` with 401 / 403 / 404 / 429 (+ `Retry-After`).
+
+Incident notes (`GET` / `POST /incidents/{id}/notes`): a write key is needed to post, and an
+account key must name the poster in a `From` header holding a known user's e-mail (else 400
+"Requester User Not Found"); at most `NOTE_LIMIT` characters and `MAX_NOTES` notes per incident."""
 
 from __future__ import annotations
 
@@ -17,8 +21,11 @@ import trustme
 from tests.fakes.loopback import LoopbackServer, Reply, Seen
 
 WEB = "https://acme.pagerduty.com"
+NOTE_LIMIT = 25_000
+MAX_NOTES = 2000
 API = "https://api.pagerduty.com"
 _LOG_IDS = itertools.count(1)
+_NOTE_IDS = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,10 @@ class FakePagerDuty:
         self.incidents: dict[str, dict[str, Any]] = {}
         self.alerts: dict[str, list[dict[str, Any]]] = {}
         self.log_entries: dict[str, list[dict[str, Any]]] = {}
+        self.notes: dict[str, list[dict[str, Any]]] = {}
+        self.users = {"ops-bot@example.com": "Triage Bot"}  # From addresses the account knows
+        self.lost_answers = 0  # the next N posted notes are stored, but answered too late
+        self.lost_answer_delay = 1.0
         self.server = LoopbackServer(self.handle, tls).start()
 
     @property
@@ -142,6 +153,8 @@ class FakePagerDuty:
             return error(401, "Authentication failed", 2006)  # never echoes the key
         if seen.method != "GET" and key.read_only:
             return error(403, "Access Denied", 2010, "Read-only API keys may only make GET requests")
+        if m := re.fullmatch(r"/incidents/([A-Za-z0-9]+)/notes", seen.path):
+            return self._notes(m[1], key, seen)
         if seen.method != "GET":
             return error(405, "Method not allowed in this fake", 2001)
         if seen.path == "/users/me":
@@ -172,6 +185,38 @@ class FakePagerDuty:
             items.sort(key=lambda i: i["created_at"], reverse=descending)
             return self._page("incidents", items, seen)
         return error(404, "Not Found", 2100)
+
+    def _notes(self, incident_id: str, key: Key, seen: Seen) -> Reply:
+        """List an incident's notes, or add one (as the user the From header names)."""
+        if incident_id not in self.incidents:
+            return error(404, "Not Found", 2100)
+        notes = self.notes.setdefault(incident_id, [])
+        if seen.method == "GET":
+            return Reply(200, {"notes": notes})
+        if seen.method != "POST":
+            return error(405, "Method not allowed", 2001)
+        sender = seen.headers.get("from", "")
+        user = self.users.get(sender) if key.kind == "account" else key.user
+        if user is None:
+            return error(400, "Invalid Input Provided", 2001, "Requester User Not Found")
+        body = seen.json()
+        content = body.get("note", {}).get("content") if isinstance(body, dict) else None
+        if not isinstance(content, str) or not content.strip():
+            return error(400, "Invalid Input Provided", 2001, "Note content can't be blank")
+        if len(content) > NOTE_LIMIT:
+            return error(400, "Invalid Input Provided", 2001,
+                         f"Note content is too long (maximum is {NOTE_LIMIT} characters)")
+        if len(notes) >= MAX_NOTES:
+            return error(400, "Invalid Input Provided", 2001, "Incident has too many notes")
+        note = {"id": f"PN{next(_NOTE_IDS):05d}", "user": ref("user", "PBOT001", user, "users"),
+                "channel": {"summary": "The PagerDuty REST API"}, "content": content,
+                "created_at": "2026-01-01T00:00:00Z"}
+        notes.append(note)
+        delay = 0.0
+        if self.lost_answers:
+            self.lost_answers -= 1
+            delay = self.lost_answer_delay
+        return Reply(200, {"note": note}, delay=delay)
 
     def _windowed(self, items: list[dict[str, Any]], seen: Seen) -> list[dict[str, Any]]:
         since, until = seen.query.get("since"), seen.query.get("until")

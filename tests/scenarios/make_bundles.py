@@ -1,7 +1,9 @@
-"""Generate the synthetic scenario bundles deterministically (`python tests/scenarios/make_bundles.py`).
+"""Generate the demo bundle deterministically (`python -m tests.scenarios.make_bundles`).
 
 The demo bundle ships inside the package (`triage/demo/`); keeping its generator here means the
-data can be regenerated and reviewed rather than trusted as an opaque blob.
+data can be regenerated and reviewed rather than trusted as an opaque blob. Its `repo.bundle` is
+the checkout service's history (`tests/scenarios/checkout_repo.py`): the deploys name its real
+commits, and the failing requests in the logs are what its `repro.py` replays.
 """
 
 from __future__ import annotations
@@ -9,8 +11,12 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from tests.scenarios import checkout_repo
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "triage" / "demo" / "checkout-bad-deploy"
@@ -19,8 +25,7 @@ ALERT_AT = datetime(2026, 11, 20, 13, 50, tzinfo=UTC)
 DEPLOY_AT = ALERT_AT - timedelta(minutes=10)
 START = ALERT_AT - timedelta(minutes=70)
 END = ALERT_AT + timedelta(minutes=10)
-GOOD_COMMIT = "4c1d2e9a7b3f5a6c8d9e0f1a2b3c4d5e6f708192"
-BAD_COMMIT = "9f8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6"
+_ORDER = re.compile(r"order=(\d+)")
 
 INFO_MESSAGES = [
     "GET /api/cart/{cart} 200 in {ms}ms",
@@ -43,7 +48,7 @@ def _fill(template: str, rng: random.Random) -> str:
                            ratio=f"{rng.uniform(0.8, 0.99):.2f}")
 
 
-def demo_logs(rng: random.Random) -> list[dict[str, str]]:
+def demo_logs(rng: random.Random) -> list[dict[str, object]]:
     """About 20 lines a minute; one slow-gateway error every ~10 min; after the deploy a new
     TypeError on roughly a third of checkouts."""
     lines = []
@@ -52,15 +57,26 @@ def demo_logs(rng: random.Random) -> list[dict[str, str]]:
         t += timedelta(seconds=rng.uniform(1, 5))
         broken = t >= DEPLOY_AT + timedelta(minutes=1)
         roll = rng.random()
+        request = None
         if broken and roll < 0.30:
             level, message = "error", _fill(NEW_ERROR, rng)
+            request = _logged_request(message)
         elif roll < 0.006:
             level, message = "error", _fill(BASELINE_ERRORS[0], rng)
         else:
             level, message = "info", _fill(rng.choice(INFO_MESSAGES), rng)
-        lines.append({"timestamp": _iso(t), "service": "checkout", "level": level,
-                      "message": message, "host": f"checkout-{rng.randint(1, 3)}"})
+        line: dict[str, object] = {"timestamp": _iso(t), "service": "checkout", "level": level,
+                                   "message": message, "host": f"checkout-{rng.randint(1, 3)}"}
+        lines.append(line if request is None else {**line, "request": request})
     return lines
+
+
+def _logged_request(message: str) -> dict[str, object]:
+    """The failing request the service logged with the error (its own seed: `rng` is untouched)."""
+    match = _ORDER.search(message)
+    assert match is not None
+    order = int(match[1])
+    return checkout_repo.failing_request(order, random.Random(order).randint(0, 99))
 
 
 def demo_metrics(rng: random.Random) -> list[list[object]]:
@@ -94,15 +110,17 @@ def demo_db(rng: random.Random) -> str:
     return "\n".join(statements) + "\n"
 
 
-def demo_deploys() -> list[dict[str, object]]:
-    """The last good deploy and the bad one."""
+def demo_deploys(shas: dict[str, str]) -> list[dict[str, object]]:
+    """The last good deploy and the bad one (six commits later), by the repository's SHAs."""
     return [
-        {"id": "dep-1041", "service": "checkout", "commit": GOOD_COMMIT,
+        {"id": "dep-1041", "service": "checkout", "commit": shas["good"],
          "deployed_at": _iso(ALERT_AT - timedelta(hours=26)), "author": "mara",
-         "description": "Add order confirmation e-mail template", "files": ["mail/templates.py"]},
-        {"id": "dep-1042", "service": "checkout", "commit": BAD_COMMIT,
-         "previous_commit": GOOD_COMMIT, "deployed_at": _iso(DEPLOY_AT), "author": "lee",
-         "description": "Switch cart totals to Decimal", "files": ["cart/total.py"]},
+         "description": "Add order confirmation e-mail template", "files": ["checkout/mail.py"]},
+        {"id": "dep-1042", "service": "checkout", "commit": shas["bad"],
+         "previous_commit": shas["good"], "deployed_at": _iso(DEPLOY_AT), "author": "lee",
+         "description": "Switch cart totals to Decimal",
+         "files": ["README.md", "checkout/app.py", "checkout/cart.py", "checkout/shipping.py",
+                   "tests/test_cart.py"]},
     ]
 
 
@@ -138,8 +156,19 @@ config:
     - name: checkout
       match:
         pagerduty_service_ids: [PCHKOUT]
-      repository: https://github.com/acme/checkout
+      repository: repo.bundle
       connectors: [logs, metrics, orders_db, deploys]
+      repro:
+        command: [python3, repro.py, --request, "{{request}}"]
+        setup: [python3, -m, compileall, -q, checkout, repro.py]
+        expect: "{expect}"
+        timeout: 60
+        setup_timeout: 120
+        inputs:
+          request: {{kind: logs, match: "TypeError: unsupported operand", field: request}}
+      test:
+        command: [python3, -m, unittest, -q]
+        timeout: 120
       queries:
         - id: orders_by_status
           kind: database
@@ -152,12 +181,16 @@ config:
     metrics: {{type: files_metrics, path: metrics.csv}}
     orders_db: {{type: sqlite, path: db.sqlite}}
     deploys: {{type: files_deploys, path: deploys.json}}
+  sandbox: local
 expectations:
   top_category: bad-deploy
-  culprit_commit: "{bad}"
+  culprit_commit: "{culprit}"
+  repro_verdict: reproduced
+  fix_verified: true
   report_contains:
     - "TypeError: unsupported operand type(s)"
     - "{bad_short}"
+    - "Culprit commit"
 """
 
 
@@ -171,10 +204,15 @@ def write_demo() -> None:
         writer.writerow(["timestamp", "metric", "value", "service"])
         writer.writerows(demo_metrics(rng))
     (DEMO / "db.sql").write_text(demo_db(rng))
-    (DEMO / "deploys.json").write_text(json.dumps(demo_deploys(), indent=2) + "\n")
+    with tempfile.TemporaryDirectory(prefix="checkout-repo-") as tmp:
+        history = checkout_repo.build(Path(tmp) / "checkout")
+        history.bundle(DEMO / "repo.bundle")
+    shas = history.shas
+    (DEMO / "deploys.json").write_text(json.dumps(demo_deploys(shas), indent=2) + "\n")
     (DEMO / "alert.json").write_text(json.dumps(demo_alert(), separators=(",", ":")))
     (DEMO / "scenario.yaml").write_text(SCENARIO.format(
-        alert_at=_iso(ALERT_AT), bad=BAD_COMMIT, bad_short=BAD_COMMIT[:12]))
+        alert_at=_iso(ALERT_AT), culprit=shas["culprit"], bad_short=shas["bad"][:12],
+        expect=checkout_repo.EXPECTED_FAILURE))
 
 
 if __name__ == "__main__":

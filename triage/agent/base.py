@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -25,6 +25,20 @@ class Hypothesis(BaseModel):
     suspect_commit: str | None = None
 
 
+class FixProposal(BaseModel):
+    """A candidate fix a brain proposes: its kind, what it changes, and whether it was verified."""
+
+    kind: Literal["forward", "revert", "none"] = "none"
+    description: str = ""
+    commit: str | None = Field(default=None, description="the commit a revert undoes")
+    diff: str = Field(default="", description="unified diff of the sandbox checkout")
+    verified: bool | None = Field(default=None, description="None: not verified (yet)")
+    verification: list[str] = Field(default_factory=list, description="what was run, and how")
+    candidate_commit: str | None = Field(default=None, description="the verified commit (fixed "
+                                         "dates: the same diff on the same base makes it again)")
+    record: dict[str, Any] = Field(default_factory=dict, description="triage.fix FixRecord")
+
+
 class Findings(BaseModel):
     """What a brain concluded; `abstained` when the evidence was too weak to name a cause."""
 
@@ -35,14 +49,20 @@ class Findings(BaseModel):
     incomplete: bool = False
     notes: list[str] = Field(default_factory=list)
     related: list[dict[str, Any]] = Field(default_factory=list, description="seen before")
+    fix: FixProposal | None = None
+    usage: dict[str, Any] = Field(default_factory=dict, description="model turns, tokens, cost")
 
 
 @dataclass(frozen=True)
 class Budget:
-    """Bounds on a brain's work."""
+    """Bounds on a brain's work; None means unbounded."""
 
-    max_steps: int = 20
+    max_steps: int = 20  # model turns
     max_seconds: float = 600.0
+    max_tool_calls: int | None = None
+    max_input_tokens: int | None = None  # uncached + cache writes + cache reads
+    max_output_tokens: int | None = None
+    max_cost_usd: float | None = None
 
 
 @dataclass

@@ -115,6 +115,10 @@ class ToolRegistry:
             for call, (evidence, started, duration) in zip(calls, outcomes, strict=True)
         ]
 
+    def timed_call(self, call: ToolCall) -> tuple[Evidence, datetime, float]:
+        """Run one call: its redacted evidence, when it started and how long it took (ms)."""
+        return self._timed_call(call)
+
     def _timed_call(self, call: ToolCall) -> tuple[Evidence, datetime, float]:
         started, clock = utcnow(), time.perf_counter()
         tool = self.tools.get(call.tool)

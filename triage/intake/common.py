@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from triage import repository as repo
 from triage.models import Alert
-from triage.report.build import report_url
+from triage.report.links import links_for
 from triage.runtime import Runtime, enqueue_options
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -123,7 +123,7 @@ def accept_alerts(runtime: Runtime, source: str, delivery_keys: list[str],
 
 def _accept_once(runtime: Runtime, source: str, delivery_keys: list[str],
                  alerts: list[Alert], payload: dict[str, Any]) -> list[IntakeResult]:
-    base = runtime.settings.public_url
+    links = links_for(runtime.settings, runtime.settings.public_url)  # signed when keys are set
     with runtime.store.transaction() as conn:
         if earlier := repo.seen_delivery(conn, source, delivery_keys):
             return [IntakeResult(status="duplicate", reason=(
@@ -138,7 +138,7 @@ def _accept_once(runtime: Runtime, source: str, delivery_keys: list[str],
                 inv = repo.investigation_for_alert(conn, existing["id"])
                 results.append(IntakeResult(
                     status="duplicate", reason=f"alert {alert.dedup_key} is already being triaged",
-                    investigation_id=inv, report_url=report_url(base, inv) if inv else None))
+                    investigation_id=inv, report_url=links.report(inv) if inv else None))
                 continue
             alert_id = repo.insert_alert(conn, alert, payload)
             inv = repo.create_investigation(conn, alert_id, alert.service, runtime.config.brain)
@@ -146,7 +146,7 @@ def _accept_once(runtime: Runtime, source: str, delivery_keys: list[str],
             results.append(IntakeResult(
                 status="accepted",
                 reason=f"investigating {alert.title!r} for service {alert.service or '(unmapped)'}",
-                investigation_id=inv, report_url=report_url(base, inv)))
+                investigation_id=inv, report_url=links.report(inv)))
         outcome = ",".join(r.status for r in results) or "empty"
         repo.record_delivery(conn, source, delivery_keys, None, outcome)
         return results

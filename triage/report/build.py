@@ -12,6 +12,7 @@ from triage import repository as repo
 from triage.agent.base import Findings
 from triage.analysis.redaction import Redactor, default_redactor
 from triage.analysis.signals import Signal, SignalKind
+from triage.fix.records import FixSection
 from triage.models import StepKind, StepRecord
 
 
@@ -59,6 +60,7 @@ class Report(BaseModel):
     steps: list[ReportStep]
     report_url: str
     notes: list[str] = Field(default_factory=list)
+    fix: FixSection | None = Field(default=None, description="reproduction and candidate fix")
 
     @property
     def queries(self) -> list[ReportStep]:
@@ -107,6 +109,7 @@ def build_report(conn: Connection, investigation_id: str, public_url: str,
         steps=[_report_step(s, base) for s in steps],
         report_url=report_url(public_url, investigation_id),
         notes=notes,
+        fix=FixSection.from_steps(steps),
     )
     # redaction: every text field (the alert's own title and labels included) is redacted here.
     return (redactor or default_redactor()).redact_model(report)

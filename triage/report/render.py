@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -18,6 +19,7 @@ _ENV = Environment(
 _ENV.filters["pct"] = lambda value: f"{float(value):.0%}"
 _ENV.filters["tojson_pretty"] = lambda value: json.dumps(value, indent=2, default=str)
 _ENV.filters["hhmm"] = lambda value: value.strftime("%Y-%m-%d %H:%M:%S UTC")
+_ENV.filters["shjoin"] = lambda argv: shlex.join(str(arg) for arg in argv)
 
 
 def _context(report: Report) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Report pages and the JSON API over investigations."""
+"""Report pages and the JSON API over investigations (who may read what: `access`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from triage import repository as repo
-from triage.report.build import Report, build_report, report_url
+from triage.report.access import (
+    PAGE_HEADERS,
+    Access,
+    links,
+    list_access,
+    report_access,
+)
+from triage.report.build import Report, build_report
 from triage.report.render import render_html, render_markdown
 from triage.runtime import Runtime
 
@@ -28,24 +35,34 @@ def _report(runtime: Runtime, investigation_id: str) -> Report:
             raise HTTPException(404, f"no investigation {investigation_id}") from None
 
 
+async def _signed_report(request: Request, investigation_id: str, access: Access) -> Report:
+    """The report with every URL on it opening for this reader, and no longer than theirs does."""
+    report = await run_in_threadpool(_report, request.app.state.runtime, investigation_id)
+    return links(request).sign_report(report, access.token, access.expires)
+
+
 @router.get("/reports/{investigation_id}.md", response_class=PlainTextResponse)
 async def report_markdown(request: Request, investigation_id: str) -> PlainTextResponse:
     """The report as Markdown (registered first: the HTML route would match `.md` too)."""
-    report = await run_in_threadpool(_report, request.app.state.runtime, investigation_id)
-    return PlainTextResponse(render_markdown(report), media_type="text/markdown")
+    access = report_access(request, investigation_id, page=True)
+    report = await _signed_report(request, investigation_id, access)
+    return PlainTextResponse(render_markdown(report), media_type="text/markdown",
+                             headers=PAGE_HEADERS)
 
 
 @router.get("/reports/{investigation_id}", response_class=HTMLResponse)
 async def report_page(request: Request, investigation_id: str) -> HTMLResponse:
     """The HTML report: final when done, live (auto-refreshing) while running."""
-    report = await run_in_threadpool(_report, request.app.state.runtime, investigation_id)
-    return HTMLResponse(render_html(report))
+    access = report_access(request, investigation_id, page=True)
+    report = await _signed_report(request, investigation_id, access)
+    return HTMLResponse(render_html(report), headers=PAGE_HEADERS)
 
 
 @router.get("/api/investigations")
 async def list_investigations(request: Request, limit: int = Query(50, ge=1, le=500),
                               offset: int = Query(0, ge=0)) -> dict[str, Any]:
-    """Newest investigations first."""
+    """Newest investigations first, each with a (signed) link to its report."""
+    list_access(request)
     runtime: Runtime = request.app.state.runtime
 
     def load() -> list[dict[str, Any]]:
@@ -54,20 +71,23 @@ async def list_investigations(request: Request, limit: int = Query(50, ge=1, le=
 
     # redaction: the list shows raw alert titles and investigation errors from the store.
     rows = [runtime.redactor.redact_value(row) for row in await run_in_threadpool(load)]
+    maker = links(request)
     for row in rows:
-        row["report_url"] = report_url(runtime.settings.public_url, row["id"])
+        row["report_url"] = maker.report(row["id"])
     return {"investigations": rows, "limit": limit, "offset": offset}
 
 
 @router.get("/api/investigations/{investigation_id}")
 async def get_investigation(request: Request, investigation_id: str) -> Report:
     """One investigation's full report model."""
-    return await run_in_threadpool(_report, request.app.state.runtime, investigation_id)
+    access = report_access(request, investigation_id, page=False)
+    return await _signed_report(request, investigation_id, access)
 
 
 @router.get("/api/investigations/{investigation_id}/steps/{step_id}")
 async def get_step(request: Request, investigation_id: str, step_id: str) -> dict[str, Any]:
     """One step with its full (bounded, as stored) data."""
+    report_access(request, investigation_id, page=False)
     runtime: Runtime = request.app.state.runtime
 
     def load() -> dict[str, Any] | None:
@@ -81,3 +101,28 @@ async def get_step(request: Request, investigation_id: str, step_id: str) -> dic
     if found is None:
         raise HTTPException(404, f"no step {step_id} in investigation {investigation_id}")
     return found
+
+
+@router.get("/reports/{investigation_id}/fix.patch", response_class=PlainTextResponse)
+async def fix_patch(request: Request, investigation_id: str) -> PlainTextResponse:
+    """The verified fix as a mailbox patch (`git am`), as stored (redacted like every step)."""
+    report_access(request, investigation_id, page=False)
+    runtime: Runtime = request.app.state.runtime
+
+    def load() -> tuple[bool, str | None]:
+        with runtime.store.read() as conn:
+            if repo.get_investigation(conn, investigation_id) is None:
+                return False, None
+            steps = repo.list_steps(conn, investigation_id, "fix")
+        published = next((s for s in steps if s.name == "publish"), None)
+        patch = published.detail.get("patch") if published else None
+        return True, patch if isinstance(patch, str) and patch else None
+
+    exists, patch = await run_in_threadpool(load)
+    if not exists:
+        raise HTTPException(404, f"no investigation {investigation_id}")
+    if patch is None:
+        raise HTTPException(404, f"investigation {investigation_id} has no verified fix "
+                                 "(see the report's \"Reproduction and fix\" section)")
+    return PlainTextResponse(patch, media_type="text/x-diff", headers={
+        **PAGE_HEADERS, "Content-Disposition": f'attachment; filename="{investigation_id}.patch"'})

@@ -3,9 +3,9 @@ library, in the same run, against the same server. Goal: connector / raw <= 1.2x
 
 Run from the repository root, in the project's virtualenv:
 
-    python bench/connectors.py                         # every suite
-    python bench/connectors.py --only postgres --rounds 300
-    python bench/connectors.py --postgres-dsn postgresql://user@host/db   # an existing server
+    python bench/connector_overhead.py                         # every suite
+    python bench/connector_overhead.py --only postgres --rounds 300
+    python bench/connector_overhead.py --postgres-dsn postgresql://user@host/db   # an existing server
 
 PostgreSQL: without `--postgres-dsn` a throwaway server is started (initdb into a temporary
 directory, as `tests/postgres.py` does for the test suite) and a fresh database is seeded with

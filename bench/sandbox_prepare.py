@@ -2,8 +2,8 @@
 
 Run from the repository root, in the project's virtualenv:
 
-    python bench/sandbox.py                  # 2,000 commits, >= 50 MB of history
-    python bench/sandbox.py --commits 5000 --runs 9 --keep
+    python bench/sandbox_prepare.py                  # 2,000 commits, >= 50 MB of history
+    python bench/sandbox_prepare.py --commits 5000 --runs 9 --keep
 
 What one run does:
 
@@ -42,7 +42,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-# This script is named like the package it measures: `python bench/sandbox.py` puts bench/ first
+# This script is named like the package it measures: `python bench/sandbox_prepare.py` puts bench/ first
 # on the import path, where `import sandbox` would find this file. Look from the root instead.
 if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path[0] = str(Path(__file__).resolve().parents[1])

@@ -1,0 +1,272 @@
+"""A loopback server speaking Anthropic's Messages API (`POST /v1/messages`), driven by scripted
+conversations: the test says what the "model" answers at each turn and reads what it was sent.
+
+As documented (platform.claude.com/docs, API reference "Messages", "Errors", tool use and prompt
+caching guides): `x-api-key` (or, as the SDK 2.x sends it, `Authorization: Bearer`) and
+`anthropic-version` headers; a request with `model`,
+`max_tokens`, `system` (string or text blocks), `tools` (`name`, `description`, `input_schema`),
+`tool_choice` and alternating `messages` whose assistant `tool_use` blocks must each be answered
+by a `tool_result` block (same `tool_use_id`) at the start of the next user message; at most four
+`cache_control` breakpoints. A response is a `message` with content blocks (`text`, `tool_use`),
+a `stop_reason` (`end_turn`, `tool_use`, `max_tokens`, `refusal`, ...) and `usage`
+(`input_tokens`, `output_tokens`, `cache_creation_input_tokens`, `cache_read_input_tokens`).
+Errors are `{"type": "error", "error": {"type", "message"}, "request_id"}`: 400
+invalid_request_error, 401 authentication_error, 404 not_found_error, 429 rate_limit_error (with
+`retry-after`), 500 api_error, 529 overloaded_error.
+
+The turn a request is at is the number of assistant messages it carries, so a retried request
+gets the same scripted answer, and a resumed worker that asked for a finished turn again shows up
+in `answered` as a repeat.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tests.fakes.loopback import LoopbackServer, Reply, Seen
+
+API_KEY = "sk-ant-test-key"
+PATH = "/v1/messages"
+_IDS = itertools.count(1)
+_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
+STEP_ID = re.compile(r"inv_[0-9a-z_]+:(?:gather|brain):[0-9a-z.]+")
+
+Turn = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def text(value: str) -> dict[str, Any]:
+    """A text content block."""
+    return {"type": "text", "text": value}
+
+
+def tool_use(name: str, arguments: dict[str, Any], ident: str | None = None) -> dict[str, Any]:
+    """A tool_use content block."""
+    return {"type": "tool_use", "id": ident or f"toolu_{next(_IDS):06d}", "name": name,
+            "input": arguments}
+
+
+def message(*blocks: dict[str, Any], stop_reason: str | None = None,
+            output_tokens: int = 60) -> dict[str, Any]:
+    """A response body (id, model and input usage are filled in when it is served)."""
+    if stop_reason is None:
+        stop_reason = "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
+    return {"type": "message", "role": "assistant", "content": list(blocks),
+            "stop_reason": stop_reason, "stop_sequence": None,
+            "usage": {"output_tokens": output_tokens}}
+
+
+def error(status: int, kind: str, text_: str, **headers: str) -> Reply:
+    """The API's error object."""
+    return Reply(status, {"type": "error", "error": {"type": kind, "message": text_},
+                          "request_id": f"req_{next(_IDS):06d}"}, dict(headers))
+
+
+def overloaded() -> Reply:
+    """529: the API is temporarily overloaded."""
+    return error(529, "overloaded_error", "Overloaded")
+
+
+def rate_limited(retry_after: str = "0.01") -> Reply:
+    """429 with a retry-after (seconds)."""
+    return error(429, "rate_limit_error",
+                 "Number of request tokens has exceeded your per-minute rate limit",
+                 **{"retry-after": retry_after})
+
+
+def step_ids(request: dict[str, Any]) -> list[str]:
+    """Every step id quoted anywhere in a request, first appearance first."""
+    return list(dict.fromkeys(STEP_ID.findall(json.dumps(request))))
+
+
+def last_results(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tool_result blocks of the request's newest user message."""
+    content = request["messages"][-1]["content"]
+    return [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
+
+
+def _tokens(value: Any) -> int:
+    """A rough token count (a quarter of the JSON's characters)."""
+    return max(len(json.dumps(value)) // 4, 1)
+
+
+def _breakpoints(value: Any) -> int:
+    """How many blocks carry cache_control."""
+    if isinstance(value, dict):
+        own = 1 if "cache_control" in value else 0
+        return own + sum(_breakpoints(v) for k, v in value.items() if k != "cache_control")
+    if isinstance(value, list):
+        return sum(_breakpoints(v) for v in value)
+    return 0
+
+
+def validate(body: Any) -> str | None:
+    """The API's complaint about a request body, or None when it is well formed."""
+    if not isinstance(body, dict):
+        return "request body must be a JSON object"
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return "model: Field required"
+    if not isinstance(body.get("max_tokens"), int) or body["max_tokens"] < 1:
+        return "max_tokens: Field required (an integer >= 1)"
+    tools = body.get("tools", [])
+    names = [t.get("name") for t in tools]
+    for n, tool in enumerate(tools):
+        if not isinstance(tool.get("name"), str) or not _NAME.match(tool["name"]):
+            return f"tools.{n}.name: String should match pattern '^[a-zA-Z0-9_-]{{1,128}}$'"
+        if (tool.get("input_schema") or {}).get("type") != "object":
+            return f"tools.{n}.input_schema.type: Input should be 'object'"
+    if len(set(names)) != len(names):
+        return "tools: Tool names must be unique."
+    choice = body.get("tool_choice")
+    if choice and choice.get("type") == "tool" and choice.get("name") not in names:
+        return f"tool_choice.name: tool {choice.get('name')!r} not found in tools"
+    found = _breakpoints([body.get("system"), tools, body.get("messages")])
+    if found > 4:
+        return f"A maximum of 4 blocks with cache_control may be provided. Found {found}."
+    return _validate_messages(body.get("messages"))
+
+
+def _validate_messages(messages: Any) -> str | None:
+    if not isinstance(messages, list) or not messages:
+        return "messages: at least one message is required"
+    if messages[0].get("role") != "user":
+        return "messages: first message must use the \"user\" role"
+    pending: list[str] = []
+    for n, msg in enumerate(messages):
+        content = msg.get("content")
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        if not blocks and n != len(messages) - 1:
+            return (f"messages.{n}: all messages must have non-empty content except for the "
+                    "optional final assistant message")
+        if msg.get("role") == "assistant":
+            if pending:
+                return (f"messages.{n}: `tool_use` ids were found without `tool_result` blocks "
+                        f"immediately after: {', '.join(pending)}")
+            pending = [b["id"] for b in blocks if b.get("type") == "tool_use"]
+            continue
+        results = [b for b in blocks if b.get("type") == "tool_result"]
+        kinds = [b.get("type") for b in blocks]
+        if results and kinds[: len(results)] != ["tool_result"] * len(results):
+            return (f"messages.{n}: tool_result blocks must come first in the user message, "
+                    "before any other content")
+        ids = [b.get("tool_use_id") for b in results]
+        unexpected = [i for i in ids if i not in pending]
+        if unexpected:
+            return f"messages.{n}: unexpected `tool_use_id` found in `tool_result` blocks: {unexpected}"
+        missing = [i for i in pending if i not in ids]
+        if missing:
+            return (f"messages.{n - 1}: `tool_use` ids were found without `tool_result` blocks "
+                    f"immediately after: {', '.join(missing)}")
+        pending = []
+    if messages[-1].get("role") != "user" and pending:
+        return "messages: the final assistant message has unanswered tool_use blocks"
+    return None
+
+
+class FakeAnthropic:
+    """The Messages API on 127.0.0.1, answering turn N of any conversation with `script[N]`."""
+
+    def __init__(self, script: Sequence[Turn] | None = None, api_key: str = API_KEY) -> None:
+        self.script: list[Turn] = list(script or [])
+        self.api_key = api_key
+        self.requests: list[dict[str, Any]] = []  # every well-formed request, in arrival order
+        self.answered: list[int] = []  # the turn of every scripted answer served
+        self.rejected: list[str] = []  # why requests were refused with 400
+        self._cached: set[str] = set()
+        self._lock = threading.Lock()
+        self.server = LoopbackServer(self._handle)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def __enter__(self) -> FakeAnthropic:
+        self.server.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.stop()
+
+    def fail_next(self, *replies: Reply) -> None:
+        """Answer the next requests with these replies (errors), before the script resumes."""
+        self.server.queue(PATH, *replies)
+
+    def turn_requests(self) -> dict[int, list[dict[str, Any]]]:
+        """Well-formed requests by turn."""
+        out: dict[int, list[dict[str, Any]]] = {}
+        for request in self.requests:
+            out.setdefault(_turn_of(request), []).append(request)
+        return out
+
+    def _handle(self, seen: Seen) -> Reply:
+        if seen.method != "POST" or seen.path != PATH:
+            return error(404, "not_found_error", f"Not found: {seen.method} {seen.path}")
+        # The API reference documents `x-api-key`; the SDK (2.x) sends the key as a bearer token.
+        bearer = seen.headers.get("authorization", "").removeprefix("Bearer ")
+        if self.api_key not in (seen.headers.get("x-api-key"), bearer):
+            return error(401, "authentication_error", "invalid x-api-key")
+        if not seen.headers.get("anthropic-version"):
+            return error(400, "invalid_request_error", "anthropic-version: header is required")
+        try:
+            body = seen.json()
+        except ValueError:
+            return error(400, "invalid_request_error", "The request body is not valid JSON.")
+        problem = validate(body)
+        if problem:
+            self.rejected.append(problem)
+            return error(400, "invalid_request_error", problem)
+        with self._lock:
+            self.requests.append(body)
+            turn = _turn_of(body)
+            if turn >= len(self.script):
+                return error(500, "api_error", f"fake: no scripted answer for turn {turn}")
+            self.answered.append(turn)
+            entry = self.script[turn]
+            reply = entry(body) if callable(entry) else json.loads(json.dumps(entry))
+            reply["usage"] = {**self._usage(body), **reply.get("usage", {})}
+        reply.setdefault("id", f"msg_{next(_IDS):06d}")
+        reply.setdefault("model", body["model"])
+        return Reply(200, reply, {"request-id": f"req_{next(_IDS):06d}"})
+
+    def _usage(self, body: dict[str, Any]) -> dict[str, int]:
+        """Input usage as prompt caching reports it: the prompt up to each cache breakpoint (tools,
+        system, then messages, in that order) is a cacheable prefix; the longest one seen before is
+        read from the cache, the rest up to the last breakpoint is written, the remainder is plain
+        input. (Sizes are estimates; the cache never expires here.)"""
+        parts = [_stripped(body.get("tools")), _stripped(body.get("system"))]
+        marks = [2] if _breakpoints(body.get("tools")) + _breakpoints(body.get("system")) else []
+        for n, msg in enumerate(body["messages"]):
+            parts.append(_stripped(msg))
+            if _breakpoints(msg):
+                marks.append(n + 3)
+        total = _tokens(parts)
+
+        def prefix(end: int) -> tuple[str, int]:
+            return json.dumps(parts[:end], sort_keys=True), _tokens(parts[:end])
+
+        # A hit is looked for at every boundary before the last breakpoint (the API looks back
+        # from each breakpoint), so the previous turn's prefix is found; writes happen at marks.
+        looked = [prefix(end) for end in range(2, max(marks, default=0) + 1)]
+        read = max((size for key, size in looked if key in self._cached), default=0)
+        marked = [prefix(end) for end in marks]
+        written = max((size for _, size in marked), default=0) - read
+        self._cached.update(key for key, _ in marked)
+        return {"input_tokens": max(total - read - written, 0),
+                "cache_creation_input_tokens": written, "cache_read_input_tokens": read}
+
+
+def _stripped(value: Any) -> Any:
+    """`value` without its cache_control marks (they do not change what is cached)."""
+    if isinstance(value, dict):
+        return {k: _stripped(v) for k, v in value.items() if k != "cache_control"}
+    if isinstance(value, list):
+        return [_stripped(v) for v in value]
+    return value
+
+
+def _turn_of(body: dict[str, Any]) -> int:
+    return sum(1 for m in body.get("messages", []) if m.get("role") == "assistant")

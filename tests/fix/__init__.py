@@ -1,0 +1,1 @@
+"""Tests of triage.fix: templating, verdicts, reproduction, bisect, revert, publish, stages."""

@@ -1,0 +1,125 @@
+"""The HTML report in real headless Chromium (Debian `chromium`, driven by Playwright), served by
+real uvicorn on a loopback port: it renders, evidence sections expand, links work. A screenshot
+is kept in test-artifacts/."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import uvicorn
+from pydantic import SecretStr
+
+from tests.conftest import DEMO, make_settings
+from triage.app import create_app
+from triage.config import parse_config
+from triage.report.links import LinkSigner
+from triage.runtime import Runtime
+from triage.scenarios import load_scenario, run_scenario
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+KEY = "b" * 48
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium package")]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A finished demo investigation behind real uvicorn; yields (base URL, investigation id)."""
+    tmp = tmp_path_factory.mktemp("browser")
+    _, outcome = run_scenario(DEMO, make_settings(tmp), keep_dir=tmp / "demo")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    settings = make_settings(tmp, data_dir=tmp / "demo", public_url=base,
+                             report_signing_keys=[SecretStr(KEY)])
+    runtime = Runtime.from_settings(settings, parse_config(load_scenario(DEMO).config,
+                                                           tmp / "demo", "demo"))
+    server = uvicorn.Server(uvicorn.Config(create_app(runtime), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield base, outcome.investigation_id
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+        runtime.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def test_the_report_renders_expands_and_its_links_work(served: tuple[str, str],
+                                                       browser: object) -> None:
+    base, inv = served
+    token = LinkSigner([SecretStr(KEY)], timedelta(days=1)).token(inv)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    response = page.goto(f"{base}/reports/{inv}?t={token}")
+    assert response is not None and response.status == 200
+    assert page.title().startswith("Triage: Checkout 5xx")
+    assert page.locator("#state").inner_text() == "completed"
+    assert "[bad-deploy]" in page.locator("#hypothesis-1 h3").inner_text()
+
+    # an evidence section expands on click, and closes again
+    section = page.locator("details").first
+    assert section.evaluate("e => e.open") is False
+    section.locator("summary").click()
+    assert section.evaluate("e => e.open") is True
+    section.locator("summary").click()
+    assert section.evaluate("e => e.open") is False
+
+    # a hypothesis' evidence link opens the step it cites and brings it into view
+    evidence = page.locator('#hypothesis-1 a[href^="#step-"]').first
+    anchor = str(evidence.get_attribute("href"))  # "#step-<investigation>-gather-<n>"
+    target = page.locator(anchor)
+    assert target.evaluate("e => e.open") is False
+    evidence.click()
+    page.wait_for_function("id => document.getElementById(id).open", arg=anchor[1:])
+    assert target.evaluate("e => { const r = e.getBoundingClientRect();"
+                           " return r.top >= 0 && r.top < window.innerHeight; }")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+
+    # its full-data link answers 200 with the step, through the page's own token
+    data = target.get_by_text("full data (JSON)")
+    with page.expect_response(lambda r: "/steps/" in r.url) as answer:
+        data.click()
+    assert answer.value.status == 200
+    step_id = f"{inv}:" + anchor.removeprefix(f"#step-{inv}-").replace("-", ":")
+    assert answer.value.json()["id"] == step_id
+    page.close()
+
+
+def test_an_unsigned_link_shows_the_403_page(served: tuple[str, str], browser: object) -> None:
+    base, inv = served
+    page = browser.new_page()  # type: ignore[attr-defined]
+    response = page.goto(f"{base}/reports/{inv}")
+    assert response is not None and response.status == 403
+    assert page.locator("h1").inner_text() == "This report link is not signed"
+    page.screenshot(path=str(ARTIFACTS / "report-403.png"))
+    page.close()
+
+
+def test_chromium_is_the_system_browser() -> None:
+    assert shutil.which("chromium") == str(CHROMIUM)

@@ -1,0 +1,1 @@
+"""Notifications out of the control plane: PagerDuty incident notes and GitHub draft pull requests."""
