@@ -52,3 +52,18 @@ def test_demo_runs_on_postgresql(tmp_path: Path, postgres_dsn: str) -> None:
     engine.dispose()
     assert status == "SUCCESS"
     assert version == SCHEMA_VERSION
+
+
+@pytest.mark.slow
+def test_concurrent_first_starts_on_postgresql_create_the_schema_once(postgres_dsn: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    dsn = fresh_database(postgres_dsn, f"triage_{uuid.uuid4().hex[:8]}")
+    stores = [Store(dsn) for _ in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        versions = list(pool.map(lambda store: store.upgrade(), stores))
+    assert versions == [SCHEMA_VERSION] * 4
+    with stores[0].transaction() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema_version)).scalar() == 1
+    for store in stores:
+        store.dispose()

@@ -169,6 +169,7 @@ def _add_incident_notes(conn: Connection) -> None:
     incident_notes.create(conn, checkfirst=True)
 
 
+_UPGRADE_LOCK = 0x7472696167  # "triag": the advisory lock that serialises schema upgrades
 SCHEMA_VERSION = 3
 # MIGRATIONS[n] upgrades a database stamped n+1 to n+2.
 MIGRATIONS: list[Callable[[Connection], None]] = [_add_model_turns, _add_incident_notes]
@@ -237,6 +238,12 @@ class Store:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
+    @staticmethod
+    def _version_in(conn: Connection) -> int | None:
+        if not sa.inspect(conn).has_table(schema_version.name):
+            return None
+        return conn.execute(sa.select(schema_version.c.version)).scalar_one_or_none()
+
     def current_version(self) -> int | None:
         """The stamped schema version, or None for an empty database."""
         if not sa.inspect(self.engine).has_table(schema_version.name):
@@ -247,7 +254,11 @@ class Store:
     def upgrade(self) -> int:
         """Create or migrate the schema to `SCHEMA_VERSION`; return the version now in place."""
         with self.transaction() as conn:
-            found = self.current_version()
+            if not self._sqlite:
+                # Processes starting together (API + workers) must not race to create the schema:
+                # the first takes this transaction-scoped lock, the others then see its stamp.
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK})
+            found = self._version_in(conn)
             if found is None:
                 metadata.create_all(conn)
                 conn.execute(schema_version.insert().values(version=SCHEMA_VERSION))
