@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,7 +260,7 @@ def test_with_pull_requests_configured_a_draft_is_opened_then_updated(
 
 def forward_fix(place: Path) -> str:
     """A forward fix of the demo: keep Decimal, make the express fee a Decimal too."""
-    clone = place / "forward-clone"
+    clone = Path(tempfile.mkdtemp(dir=place, prefix="forward-clone-"))
     subprocess.run(["git", "clone", "-q", str(DEMO / "repo.bundle"), str(clone)], check=True)
     cart = clone / "checkout" / "cart.py"
     cart.write_text(cart.read_text().replace('"express": 9.5}', '"express": Decimal("9.50")}'))
@@ -291,9 +292,9 @@ def test_a_verified_forward_fix_of_the_brain_is_verified_again_and_published(pla
         candidate = FixRecord.model_validate(records["fix"])
         assert (candidate.kind, candidate.status) == ("forward", "verified"), candidate.reason
         assert candidate.message.startswith("Charge express shipping as a Decimal\n")
-        assert candidate.reason.endswith("(the revert: no culprit to revert: no last good deploy "
-                                         "is known (the deploy names no previous_commit and no "
-                                         "earlier deploy is in the evidence))")
+        assert candidate.reason.endswith("(preferred over the revert: no culprit to revert: no last "
+                                         "good deploy is known (the deploy names no previous_commit "
+                                         "and no earlier deploy is in the evidence))")
         published = PublishRecord.model_validate(records["publish"])
         assert published.status == "published" and published.same_commit
         assert git(run.workdir / "fixes" / "checkout.git", "show", "--format=",
@@ -305,8 +306,33 @@ def test_a_verified_forward_fix_of_the_brain_is_verified_again_and_published(pla
             repo.save_steps(conn, [brain.model_copy(update={
                 "detail": findings.model_dump(mode="json")})])
         records = {r.name: r.detail for r in stages.fix(run.runtime, investigation_id)}
-        assert FixRecord.model_validate(records["fix"]).reason.startswith(
-            "the brain's forward fix does not apply on 6457c33dee76")
+        assert ("(the forward fix: the brain's forward fix does not apply on 6457c33dee76"
+                in FixRecord.model_validate(records["fix"]).reason)
         assert "publish" not in records
+    finally:
+        run.runtime.close()
+
+
+def test_a_verified_forward_fix_is_preferred_over_a_verified_revert(place: Path) -> None:
+    run = replay(place, "forward-preferred")
+    try:
+        assert run.fix.fix is not None and run.fix.fix.status == "verified"  # the revert
+        investigation_id = run.outcome.investigation_id
+        with run.runtime.store.transaction() as conn:
+            [brain] = repo.list_steps(conn, investigation_id, "brain")
+            findings = Findings.model_validate(brain.detail)
+            findings.fix = FixProposal(kind="forward", description="Charge express shipping as a Decimal",
+                                       diff=forward_fix(place), verified=True)
+            repo.save_steps(conn, [brain.model_copy(update={
+                "detail": findings.model_dump(mode="json")})])
+        records = {r.name: r.detail for r in stages.fix(run.runtime, investigation_id)}
+        candidate = FixRecord.model_validate(records["fix"])
+        assert (candidate.kind, candidate.status) == ("forward", "verified"), candidate.reason
+        assert "(preferred over the revert: " in candidate.reason
+        # This re-run finds the revert already pushed to the branch by the first run, and never
+        # forces a push over it.
+        published = PublishRecord.model_validate(records["publish"])
+        assert published.status == "error"
+        assert "[rejected]" in published.reason
     finally:
         run.runtime.close()

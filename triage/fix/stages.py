@@ -118,8 +118,8 @@ def _reproduce(runtime: Runtime, investigation_id: str, facts: Facts) -> ReproRe
 
 def _candidate(runtime: Runtime, investigation_id: str, facts: Facts, chosen: Plan,
                repro: ReproRecord, log: StepLog) -> None:
-    """Bisect, revert and verify in one sandbox (else the brain's forward fix, verified the same
-    way); publish on the host what was verified."""
+    """Bisect, revert and verify in one sandbox; a brain's forward fix that passes the same
+    verification is preferred; publish on the host what was verified."""
     started, clock = utcnow(), time.perf_counter()
     values = _values(facts, chosen, repro, investigation_id)
     assert repro.commit is not None
@@ -139,15 +139,20 @@ def _candidate(runtime: Runtime, investigation_id: str, facts: Facts, chosen: Pl
                                     facts.alert.started_at)
             if candidate.commit is not None:
                 candidate = verify(sandbox, candidate, chosen.spec, chosen.service.test, values)
+        patch = export_patch(sandbox) if candidate.status == "verified" else ""
         proposal = facts.findings.fix if facts.findings else None
-        if candidate.status != "verified" and proposal and proposal.kind == "forward":
+        if proposal and proposal.kind == "forward":
+            # A brain's forward fix becomes the candidate only if it passes the same checks;
+            # otherwise the verified revert (its patch exported above) stays.
             forward = apply_forward(sandbox, proposal, sandbox.commit, investigation_id,
                                     facts.alert.started_at)
             if forward.commit is not None:
                 forward = verify(sandbox, forward, chosen.spec, chosen.service.test, values)
-            forward.reason = f"{forward.reason} (the revert: {candidate.reason})"
-            candidate = forward
-        patch = export_patch(sandbox) if candidate.status == "verified" else ""
+            if forward.status == "verified":
+                forward.reason = f"{forward.reason} (preferred over the revert: {candidate.reason})"
+                candidate, patch = forward, export_patch(sandbox)
+            else:
+                candidate.reason = f"{candidate.reason} (the forward fix: {forward.reason})"
         _add(log, "fix", candidate, started, clock)
     except SandboxError as exc:
         failed = (BisectRecord(status="error", reason=f"sandbox: {exc}") if current == "bisect"
