@@ -141,7 +141,7 @@ class PagerDutyConnector:
 
     def _call(self, fetch: Callable[[], Any]) -> Any:
         """One call with bounded retries on transient errors only."""
-        return call_with_retries(fetch, is_transient=_is_transient, retry_after=_retry_after,
+        return call_with_retries(fetch, is_transient=is_transient, retry_after=retry_after_of,
                                  attempts=self.settings.attempts)
 
     def _list(self, path: str, params: dict[str, Any], limit: int) -> tuple[list[dict[str, Any]], int]:
@@ -250,7 +250,7 @@ class PagerDutyConnector:
                 404: "no such object, or the key cannot see it",
                 429: f"rate limited; gave up after {self.settings.attempts} attempts"}.get(status, "")
         request_line = f"{response.request.method} {response.request.url.path}"
-        return (f"PagerDuty answered {status} to {request_line} ({what}): {_error_text(response)}"
+        return (f"PagerDuty answered {status} to {request_line} ({what}): {pagerduty_error_text(response)}"
                 + (f" — {hint}" if hint else ""))
 
     def close(self) -> None:
@@ -258,7 +258,7 @@ class PagerDutyConnector:
         self._client.close()
 
 
-def _error_text(response: httpx2.Response) -> str:
+def pagerduty_error_text(response: httpx2.Response) -> str:
     """PagerDuty's error object (`{"error": {"message", "code", "errors"}}`) as one line."""
     try:
         body = response.json()
@@ -272,7 +272,7 @@ def _error_text(response: httpx2.Response) -> str:
     return f"{error.get('message', '')}{code}{': ' + extra if extra else ''}"
 
 
-def _is_transient(exc: BaseException) -> bool:
+def is_transient(exc: BaseException) -> bool:
     """Rate limits, server errors and network errors are worth another try; nothing else is."""
     if not isinstance(exc, pagerduty.Error):
         return False
@@ -281,7 +281,7 @@ def _is_transient(exc: BaseException) -> bool:
     return bool(exc.response.status_code == 429 or exc.response.status_code >= 500)
 
 
-def _retry_after(exc: BaseException) -> float | None:
+def retry_after_of(exc: BaseException) -> float | None:
     """`Retry-After`, else PagerDuty's `ratelimit-reset` (seconds until the window resets)."""
     response = exc.response if isinstance(exc, pagerduty.Error) else None
     if response is None:

@@ -19,11 +19,11 @@ import ssl
 from dataclasses import dataclass
 from typing import Any
 
-import httpx2
 import pagerduty
 from pydantic import SecretStr
 
-from connectors.retry import call_with_retries, parse_retry_after
+from connectors.pagerduty.connector import is_transient, pagerduty_error_text, retry_after_of
+from connectors.retry import call_with_retries
 from triage.notify.settings import NotifySettings
 
 _INCIDENT_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")  # nothing that could change the URL path
@@ -87,8 +87,8 @@ class NotesClient:
         """Every note on the incident (`GET /incidents/{id}/notes`, not paginated)."""
         path = _notes_path(incident_id)
         try:
-            notes = call_with_retries(lambda: self._client.rget(path), is_transient=_is_transient,
-                                      retry_after=_retry_after, attempts=self.attempts)
+            notes = call_with_retries(lambda: self._client.rget(path), is_transient=is_transient,
+                                      retry_after=retry_after_of, attempts=self.attempts)
         except pagerduty.Error as exc:
             raise NoteError(self._describe(exc, f"GET {path}")) from exc
         return [n for n in notes if isinstance(n, dict)] if isinstance(notes, list) else []
@@ -108,8 +108,8 @@ class NotesClient:
                               recovered=False)
 
         try:
-            return call_with_retries(attempt, is_transient=_is_transient,
-                                     retry_after=_retry_after, attempts=self.attempts)
+            return call_with_retries(attempt, is_transient=is_transient,
+                                     retry_after=retry_after_of, attempts=self.attempts)
         except pagerduty.Error as exc:
             raise NoteError(self._describe(exc, f"POST {path}")) from exc
 
@@ -129,7 +129,7 @@ class NotesClient:
                     429: f"rate limited; gave up after {self.attempts} attempts"}.get(
                         response.status_code, "")
             text = (f"PagerDuty answered {response.status_code} to {what}: "
-                    f"{_error_text(response)}" + (f" — {hint}" if hint else ""))
+                    f"{pagerduty_error_text(response)}" + (f" — {hint}" if hint else ""))
         return text.replace(self._secret, "[redacted]") if self._secret else text
 
     def close(self) -> None:
@@ -144,33 +144,3 @@ def _notes_path(incident_id: str) -> str:
     return f"/incidents/{incident_id}/notes"
 
 
-def _error_text(response: httpx2.Response) -> str:
-    """PagerDuty's error object (`{"error": {"message", "code", "errors"}}`) as one line."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:300] or response.reason_phrase
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        return str(body)[:300]
-    extra = "; ".join(str(e) for e in error.get("errors") or [])
-    code = f" (code {error['code']})" if "code" in error else ""
-    return f"{error.get('message', '')}{code}{': ' + extra if extra else ''}"
-
-
-def _is_transient(exc: BaseException) -> bool:
-    """Rate limits, server errors and network errors are worth another try; nothing else is."""
-    if not isinstance(exc, pagerduty.Error):
-        return False
-    if exc.response is None:
-        return isinstance(exc.__cause__, httpx2.TransportError)
-    return bool(exc.response.status_code == 429 or exc.response.status_code >= 500)
-
-
-def _retry_after(exc: BaseException) -> float | None:
-    """`Retry-After`, else PagerDuty's `ratelimit-reset` (seconds until the window resets)."""
-    response = exc.response if isinstance(exc, pagerduty.Error) else None
-    if response is None:
-        return None
-    return parse_retry_after(response.headers.get("retry-after")
-                             or response.headers.get("ratelimit-reset"))
