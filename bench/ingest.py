@@ -43,41 +43,33 @@ import math
 import os
 import shutil
 import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-import httpx
 from fastapi import FastAPI, Request, Response
 
 from triage.intake.pagerduty import sign
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from bench.loopback_http import HOST, LoopbackClient
+from bench.servers import BenchError, Server, child_env, free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "tests" / "samples" / "pagerduty" / "incident_triggered.json"
-HOST = "127.0.0.1"
 ROUTE = "/webhooks/pagerduty"
 GOAL_P99_MS = 50.0
 GOAL_RATIO = 3.0
 MAX_REQUESTS = 1_000_000
-READY_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 20.0
 DRAIN_TIMEOUT_S = 60.0
 REQUEST_TIMEOUT_S = 30.0  # connection wait included
-MAX_CHUNKS = 10_000
 # The sample's PagerDuty service, mapped to a service without connectors.
 TRIAGE_YAML = "services:\n  - name: api\n    match:\n      pagerduty_service_ids: [PF9KMXH]\n"
-
-
-class BenchError(Exception):
-    """The benchmark itself broke (as opposed to the service missing a goal)."""
 
 
 @dataclass(frozen=True)
@@ -189,81 +181,6 @@ class StoreCounts:
     persisted: int  # accepted investigations with their alert, row and DBOS workflow all stored
 
 
-class Server:
-    """A server subprocess with its output in a log file; stopped on exit from `with`."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], cwd: Path,
-                 log_path: Path) -> None:
-        self.name = name
-        self.argv = argv
-        self.env = env
-        self.cwd = cwd
-        self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Server:
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd,
-                                         stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT)
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        """Graceful stop (SIGTERM), then SIGKILL after `STOP_TIMEOUT_S`."""
-        proc = self.proc
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            proc.terminate()
-            proc.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            pass
-        finally:  # also when interrupted while waiting
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(5.0)
-
-    def check_alive(self) -> None:
-        """Raise `BenchError`, with the end of its log, if the server has exited."""
-        if self.proc is None or self.proc.poll() is not None:
-            code = None if self.proc is None else self.proc.returncode
-            raise BenchError(f"{self.name} server exited (code {code}):\n{self.log_tail()}")
-
-    def wait_ready(self, url: str, *, need_200: bool) -> None:
-        """Poll `url` until it answers (200 if `need_200`, else any HTTP status)."""
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        with httpx.Client(timeout=1.0, trust_env=False) as client:
-            while time.monotonic() < deadline:
-                self.check_alive()
-                try:
-                    status = client.get(url).status_code
-                except httpx.HTTPError:
-                    status = None
-                if status is not None and (status == 200 or not need_200):
-                    return
-                time.sleep(0.1)
-        raise BenchError(f"{self.name} not ready after {READY_TIMEOUT_S:.0f}s:\n{self.log_tail()}")
-
-    def log_tail(self, lines: int = 30) -> str:
-        """The last lines of the server's output."""
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 def deliveries(count: int, secret: str) -> list[Delivery]:
     """`count` signed deliveries, each a distinct incident, as compact JSON."""
     sample: dict[str, Any] = json.loads(SAMPLE.read_text())
@@ -300,121 +217,6 @@ def _accepted_ids(body: bytes) -> tuple[str, ...]:
                  and isinstance(r.get("investigation_id"), str))
 
 
-Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
-
-
-class LoopbackClient:
-    """A minimal HTTP/1.1 keep-alive client for POSTs to one port on 127.0.0.1.
-
-    Why not httpx.AsyncClient: on this kind of machine it spends about 1.5 ms of client CPU per
-    request, several times what the bare endpoint itself takes, which would swamp the baseline
-    and flatter the triage / bare ratio. Requests are pre-serialised; at most `connections`
-    are in flight, the others wait for a connection (that wait counts in their latency).
-    """
-
-    def __init__(self, port: int, connections: int) -> None:
-        self.port = port
-        self._slots = asyncio.Semaphore(connections)
-        self._idle: list[Connection] = []
-        self._open: set[asyncio.StreamWriter] = set()
-
-    def request(self, path: str, delivery: Delivery) -> bytes:
-        """The bytes of one POST of `delivery` to `path`."""
-        head = (f"POST {path} HTTP/1.1\r\nhost: {HOST}:{self.port}\r\n"
-                f"content-length: {len(delivery.body)}\r\n"
-                + "".join(f"{k}: {v}\r\n" for k, v in delivery.headers.items()) + "\r\n")
-        return head.encode("latin-1") + delivery.body
-
-    async def send(self, request: bytes) -> tuple[int, bytes]:
-        """Status and body of the response to `request`, on a pooled connection."""
-        async with self._slots:
-            for attempt in range(2):
-                conn = self._take_idle()
-                reused = conn is not None
-                if conn is None:
-                    conn = await asyncio.open_connection(HOST, self.port)
-                    self._open.add(conn[1])
-                try:
-                    status, body, keep = await self._exchange(conn, request)
-                except (ConnectionError, asyncio.IncompleteReadError):
-                    self._close(conn)
-                    if reused and attempt == 0:
-                        continue  # the server closed an idle keep-alive connection: retry once
-                    raise
-                except BaseException:
-                    self._close(conn)
-                    raise
-                if keep:
-                    self._idle.append(conn)
-                else:
-                    self._close(conn)
-                return status, body
-        raise AssertionError("unreachable")
-
-    async def aclose(self) -> None:
-        """Close every connection."""
-        for writer in list(self._open):
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-        self._open.clear()
-        self._idle.clear()
-
-    def _take_idle(self) -> Connection | None:
-        while self._idle:
-            conn = self._idle.pop()
-            if not conn[0].at_eof():
-                return conn
-            self._close(conn)
-        return None
-
-    def _close(self, conn: Connection) -> None:
-        conn[1].close()
-        self._open.discard(conn[1])
-
-    @staticmethod
-    async def _exchange(conn: Connection, request: bytes) -> tuple[int, bytes, bool]:
-        reader, writer = conn
-        writer.write(request)
-        await writer.drain()
-        lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ", 2)[1])
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        keep = headers.get("connection", "").lower() != "close"
-        if headers.get("transfer-encoding", "").lower() == "chunked":
-            return status, await _read_chunked(reader), keep
-        if "content-length" in headers:
-            return status, await reader.readexactly(int(headers["content-length"])), keep
-        return status, await _read_to_eof(reader), False
-
-
-async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    body = bytearray()
-    for _ in range(MAX_CHUNKS):
-        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-        if size == 0:
-            for _ in range(MAX_CHUNKS):
-                if await reader.readuntil(b"\r\n") == b"\r\n":
-                    return bytes(body)
-            break
-        body += await reader.readexactly(size)
-        await reader.readexactly(2)
-    raise ValueError("response has too many chunks or trailers")
-
-
-async def _read_to_eof(reader: asyncio.StreamReader) -> bytes:
-    body = bytearray()
-    for _ in range(MAX_CHUNKS):
-        chunk = await reader.read(65536)
-        if not chunk:
-            return bytes(body)
-        body += chunk
-    raise ValueError("response body too long")
-
-
 async def _send(client: LoopbackClient, request: bytes, scheduled: float,
                 parse: bool) -> Outcome:
     try:
@@ -443,10 +245,10 @@ async def drive(target: str, port: int, warmup: list[Delivery], timed: list[Deli
     try:
         warmup_accepted: list[str] = []
         for delivery in warmup:
-            outcome = await _send(client, client.request(ROUTE, delivery), time.perf_counter(),
-                                  parse)
+            request = client.request(ROUTE, delivery.body, delivery.headers)
+            outcome = await _send(client, request, time.perf_counter(), parse)
             warmup_accepted.extend(outcome.accepted)
-        requests = [client.request(ROUTE, delivery) for delivery in timed]
+        requests = [client.request(ROUTE, delivery.body, delivery.headers) for delivery in timed]
         tasks: list[asyncio.Task[Outcome]] = []
         started = time.perf_counter() + 0.05
         lags: list[float] = []
@@ -465,12 +267,6 @@ async def drive(target: str, port: int, warmup: list[Delivery], timed: list[Deli
         await client.aclose()
     return RunResult(target, [_outcome(t) for t in tasks], started, sorted(lags),
                      tuple(warmup_accepted))
-
-
-def child_env(extra: dict[str, str]) -> dict[str, str]:
-    """This environment without any TRIAGE_* setting (never the caller's store), plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}
-    return env | {"PYTHONUNBUFFERED": "1"} | extra
 
 
 def count_store(db: Path, accepted: set[str]) -> StoreCounts:
