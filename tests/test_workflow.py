@@ -3,40 +3,18 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from tests.conftest import make_settings, pd_headers, staged_demo
+from tests.workers import start_worker, state_of, wait_for
 from triage.app import create_app
 from triage.failpoints import EXIT_CODE
 from triage.runtime import Runtime
-from triage.store import investigations, reports, stage_runs, steps
+from triage.store import reports, stage_runs, steps
 from triage.workflow import STAGES
-
-
-def _worker(env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "triage.cli", "worker"], env=env, cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-
-def _state(runtime: Runtime, investigation_id: str) -> str:
-    with runtime.store.transaction() as conn:
-        return str(conn.execute(sa.select(investigations.c.state)
-                                .where(investigations.c.id == investigation_id)).scalar_one())
-
-
-def _wait_for(predicate, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached in time")
 
 
 def _kill_and_resume(tmp_path: Path, failpoint: str) -> tuple[Runtime, str]:
@@ -51,14 +29,14 @@ def _kill_and_resume(tmp_path: Path, failpoint: str) -> tuple[Runtime, str]:
 
     env = {**os.environ, "TRIAGE_DATA_DIR": str(settings.data_dir),
            "TRIAGE_CONFIG": str(workdir / "triage.yaml"), "TRIAGE_FAILPOINTS": failpoint}
-    doomed = _worker(env, workdir)
+    doomed = start_worker(env, workdir)
     assert doomed.wait(timeout=60) == EXIT_CODE, doomed.stdout.read() if doomed.stdout else ""
-    assert _state(runtime, investigation_id) == "running"
+    assert state_of(runtime, investigation_id) == "running"
 
     env.pop("TRIAGE_FAILPOINTS")
-    survivor = _worker(env, workdir)
+    survivor = start_worker(env, workdir)
     try:
-        _wait_for(lambda: _state(runtime, investigation_id) == "completed")
+        wait_for(lambda: state_of(runtime, investigation_id) == "completed")
     finally:
         survivor.terminate()
         survivor.wait(timeout=30)
@@ -141,7 +119,7 @@ def test_serve_with_in_process_worker_acks_then_publishes_the_report(tmp_path: P
         response = client.post("/webhooks/pagerduty", content=body, headers=pd_headers(body))
         assert response.status_code == 202
         investigation_id = response.json()["results"][0]["investigation_id"]
-        _wait_for(lambda: _state(runtime, investigation_id) == "completed")
+        wait_for(lambda: state_of(runtime, investigation_id) == "completed")
         page = client.get(f"/reports/{investigation_id}")
     runtime.close()
     assert page.status_code == 200

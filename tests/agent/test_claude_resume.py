@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ from fastapi.testclient import TestClient
 from tests.agent.claude_fixtures import WINDOW, claude_demo, claude_settings, evidence_steps
 from tests.conftest import DEMO, pd_headers
 from tests.fakes.anthropic import API_KEY, FakeAnthropic, message, tool_use
+from tests.workers import state_of, wait_for
 from triage import repository as repo
 from triage.app import create_app
 from triage.failpoints import EXIT_CODE
@@ -46,19 +45,8 @@ SCRIPT: list[Any] = [message(tool_use("query_logs", {"query": "service=checkout 
                                                       **WINDOW})), _mine, _submit]
 
 
-def _wait_for(predicate: Callable[[], bool], timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached in time")
 
 
-def _state(runtime: Runtime, investigation_id: str) -> str:
-    with runtime.store.read() as conn:
-        row = repo.get_investigation(conn, investigation_id)
-    return str(row["state"]) if row else ""
 
 
 @pytest.mark.parametrize("failpoint", ["claude:turn:1", "claude:tools:0"])
@@ -80,14 +68,14 @@ def test_a_worker_killed_mid_conversation_resumes_without_asking_a_turn_twice(
         doomed = subprocess.run([sys.executable, "-m", "triage.cli", "worker"], env=env,
                                 cwd=workdir, capture_output=True, timeout=120, check=False)
         assert doomed.returncode == EXIT_CODE, doomed.stdout + doomed.stderr
-        assert _state(runtime, investigation_id) == "running"
+        assert state_of(runtime, investigation_id) == "running"
         asked_before = list(fake.answered)
 
         env.pop("TRIAGE_FAILPOINTS")
         survivor = subprocess.Popen([sys.executable, "-m", "triage.cli", "worker"], env=env,
                                     cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            _wait_for(lambda: _state(runtime, investigation_id) == "completed")
+            wait_for(lambda: state_of(runtime, investigation_id) == "completed", timeout=90.0)
         finally:
             survivor.terminate()
             survivor.wait(timeout=30)

@@ -6,9 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +24,7 @@ from tests.notify.fixtures import (
     notes_settings,
     posts,
 )
+from tests.workers import start_worker, state_of, wait_for
 from triage.app import create_app
 from triage.config import Settings, TriageConfig
 from triage.failpoints import EXIT_CODE
@@ -142,24 +140,10 @@ def test_a_refused_note_is_an_error_step_not_a_failed_investigation(
 
 # -- killed between posting and recording ------------------------------------------------------
 
-def _worker(env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "triage.cli", "worker"], env=env, cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def _state(runtime: Runtime, investigation_id: str) -> str:
-    with runtime.store.read() as conn:
-        return str(conn.execute(sa.select(investigations.c.state).where(
-            investigations.c.id == investigation_id)).scalar_one())
 
 
-def _wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.mark.slow
@@ -177,17 +161,17 @@ def test_each_note_appears_once_when_the_worker_dies_between_posting_and_recordi
     env = {**os.environ, **notes_env(pd, pd_ca), "TRIAGE_DATA_DIR": str(settings.data_dir),
            "TRIAGE_CONFIG": str(workdir / "triage.yaml"),
            "TRIAGE_FAILPOINTS": f"posted:{killed_in}_note"}
-    doomed = _worker(env, workdir)
+    doomed = start_worker(env, workdir)
     assert doomed.wait(timeout=60) == EXIT_CODE, doomed.stdout.read() if doomed.stdout else ""
     assert [n["content"].rsplit("\n", 1)[-1] for n in pd.notes[DEMO_INCIDENT]][-1] == (
         f"[triage:{inv}:{killed_in}]")  # posted ...
     assert killed_in not in _recorded(runtime, inv)  # ... but not recorded
-    assert _state(runtime, inv) == "running"
+    assert state_of(runtime, inv) == "running"
 
     env.pop("TRIAGE_FAILPOINTS")
-    survivor = _worker(env, workdir)
+    survivor = start_worker(env, workdir)
     try:
-        _wait_for(lambda: _state(runtime, inv) == "completed")
+        wait_for(lambda: state_of(runtime, inv) == "completed")
     finally:
         survivor.terminate()
         survivor.wait(timeout=30)
