@@ -9,7 +9,6 @@ marked incomplete when the budget, the API or the model gives out.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +16,7 @@ import anthropic
 
 from sandbox.base import SandboxError
 from triage.agent.base import Budget, Findings, FixProposal, InvestigationContext
-from triage.agent.budget import Meter, Pricing, Usage
+from triage.agent.budget import Meter, Usage
 from triage.agent.claude_dispatch import Toolbox, step_id
 from triage.agent.claude_findings import (
     SUBMIT,
@@ -28,6 +27,13 @@ from triage.agent.claude_findings import (
     submit_tool_param,
 )
 from triage.agent.claude_fix import ForwardCheck, fix_tools, proposal_of, verify_forward
+from triage.agent.claude_messages import (
+    assistant_content,
+    describe_failure,
+    failure_label,
+    pricing_from,
+    with_breakpoint,
+)
 from triage.agent.claude_prompt import SYSTEM, first_message
 from triage.agent.claude_sandbox import SandboxSession, sandbox_tools
 from triage.agent.claude_settings import ClaudeSettings
@@ -49,37 +55,6 @@ NUDGE = ("You ended your turn without calling submit_findings. Call more tools i
          "evidence; otherwise call submit_findings now.")
 CUT = ("Your reply was cut off at max_tokens, so its tool calls were not run. Make fewer or "
        "smaller calls per turn.")
-
-
-def pricing_from(settings: ClaudeSettings) -> Pricing:
-    """Prices per million tokens, from the settings."""
-    return Pricing(settings.anthropic_price_input_per_mtok, settings.anthropic_price_output_per_mtok,
-                   settings.anthropic_price_cache_write_per_mtok,
-                   settings.anthropic_price_cache_read_per_mtok)
-
-
-def assistant_content(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A response's content as it is sent back in the next request."""
-    out: list[dict[str, Any]] = []
-    for block in blocks:
-        kind = block.get("type")
-        if kind == "text" and block.get("text"):
-            out.append({"type": "text", "text": block["text"]})
-        elif kind == "tool_use":
-            out.append({key: block[key] for key in ("type", "id", "name", "input")})
-        elif kind in ("thinking", "redacted_thinking"):
-            out.append(block)
-    return out or [{"type": "text", "text": "(no output)"}]
-
-
-def with_breakpoint(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The messages with a cache breakpoint on the newest block: each turn reads the earlier
-    turns from the prompt cache instead of paying for them again."""
-    marked = copy.deepcopy(messages)
-    content = marked[-1]["content"]
-    if isinstance(content, list) and content:
-        content[-1]["cache_control"] = {"type": "ephemeral"}
-    return marked
 
 
 @dataclass
@@ -211,8 +186,8 @@ class Conversation:
         try:
             response = self._call(request)
         except anthropic.APIError as exc:
-            self._count_call(_outcome(exc))
-            raise _Stop(f"the Messages API failed: {_describe(exc)}") from exc
+            self._count_call(failure_label(exc))
+            raise _Stop(f"the Messages API failed: {describe_failure(exc)}") from exc
         self._count_call("ok", Usage.from_api(response.get("usage") or {}))
         return response
 
@@ -388,21 +363,3 @@ class Conversation:
                     "text": text, "tool_calls": [{k: c[k] for k in ("id", "name", "input")}
                                                  for c in calls],
                     "usage": usage.as_dict(), "cost_usd": self.meter.pricing.cost(usage)})
-
-
-def _outcome(exc: anthropic.APIError) -> str:
-    """The metrics label of a failed call."""
-    if isinstance(exc, anthropic.APIStatusError):
-        return {429: "rate_limited", 529: "overloaded"}.get(exc.status_code, "error")
-    return "unreachable"
-
-
-def _describe(exc: anthropic.APIError) -> str:
-    """The API's own words: status, error type and message."""
-    if isinstance(exc, anthropic.APIStatusError):
-        body = exc.body if isinstance(exc.body, dict) else {}
-        error = body.get("error")
-        error = error if isinstance(error, dict) else {}
-        kind = error.get("type") or type(exc).__name__
-        return f"HTTP {exc.status_code} {kind}: {error.get('message') or exc.message}"
-    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,61 @@
+"""Messages API shapes: what is sent back each turn, cache breakpoints, prices, and the API's
+errors in its own words."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import anthropic
+
+from triage.agent.budget import Pricing
+from triage.agent.claude_settings import ClaudeSettings
+
+
+def pricing_from(settings: ClaudeSettings) -> Pricing:
+    """Prices per million tokens, from the settings."""
+    return Pricing(settings.anthropic_price_input_per_mtok, settings.anthropic_price_output_per_mtok,
+                   settings.anthropic_price_cache_write_per_mtok,
+                   settings.anthropic_price_cache_read_per_mtok)
+
+
+def assistant_content(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A response's content as it is sent back in the next request."""
+    out: list[dict[str, Any]] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "text" and block.get("text"):
+            out.append({"type": "text", "text": block["text"]})
+        elif kind == "tool_use":
+            out.append({key: block[key] for key in ("type", "id", "name", "input")})
+        elif kind in ("thinking", "redacted_thinking"):
+            out.append(block)
+    return out or [{"type": "text", "text": "(no output)"}]
+
+
+def with_breakpoint(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages with a cache breakpoint on the newest block: each turn reads the earlier
+    turns from the prompt cache instead of paying for them again."""
+    marked = copy.deepcopy(messages)
+    content = marked[-1]["content"]
+    if isinstance(content, list) and content:
+        content[-1]["cache_control"] = {"type": "ephemeral"}
+    return marked
+
+
+def failure_label(exc: anthropic.APIError) -> str:
+    """The metrics label of a failed call."""
+    if isinstance(exc, anthropic.APIStatusError):
+        return {429: "rate_limited", 529: "overloaded"}.get(exc.status_code, "error")
+    return "unreachable"
+
+
+def describe_failure(exc: anthropic.APIError) -> str:
+    """The API's own words: status, error type and message."""
+    if isinstance(exc, anthropic.APIStatusError):
+        body = exc.body if isinstance(exc.body, dict) else {}
+        error = body.get("error")
+        error = error if isinstance(error, dict) else {}
+        kind = error.get("type") or type(exc).__name__
+        return f"HTTP {exc.status_code} {kind}: {error.get('message') or exc.message}"
+    return f"{type(exc).__name__}: {exc}"
