@@ -47,9 +47,9 @@ def test_eval_passes_the_demo_and_fails_a_wrong_expectation(workdir: Path) -> No
     scenario = yaml.safe_load((wrong / "scenario.yaml").read_text())
     scenario["expectations"]["top_category"] = "traffic-surge"
     (wrong / "scenario.yaml").write_text(yaml.safe_dump(scenario))
-    bad = runner.invoke(app, ["eval", str(DEMO), str(wrong), "--json"])
+    bad = runner.invoke(app, ["eval", str(DEMO), str(wrong), "--json", "-"])
     assert bad.exit_code == 1
-    results = json.loads(bad.output)
+    results = json.loads(bad.output)["results"]
     assert [r["passed"] for r in results] == [True, False]
     missed = [c for c in results[1]["checks"] if not c["met"]]
     assert missed == [{"name": "top category", "met": False,

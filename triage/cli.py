@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import signal
 import threading
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from triage.agent.claude_settings import brain_status
+from triage.agent.claude_settings import brain_status, model_problem
+from triage.calibration import calibrate, format_calibration
 from triage.cli_connectors import connectors_app, query
 from triage.cli_playbooks import playbooks_app
 from triage.cli_reports import check_lines, reports_app
@@ -21,7 +23,7 @@ from triage.fix.summary import describe_fix
 from triage.models import Source
 from triage.replay import ReplayError, ReplayOutcome, replay
 from triage.runtime import Runtime, _config_path
-from triage.scenarios import ScenarioError, evaluate, find_bundles, run_scenario
+from triage.scenarios import ScenarioError, ScenarioResult, evaluate, find_bundles, run_scenario
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
@@ -146,32 +148,53 @@ def demo() -> None:
 @app.command(name="eval")
 def eval_(
     paths: Annotated[list[Path], typer.Argument(help="bundles, or directories of bundles")],
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    json_file: Annotated[Path | None, typer.Option(
+        "--json", help="also write results and calibration figures as JSON to FILE (- for stdout "
+                       "only)", metavar="FILE")] = None,
 ) -> None:
-    """Replay scenario bundles and check each expectation; exit 1 if any is missed."""
+    """Replay scenario bundles and check each expectation, then score the verdicts (accuracy,
+    confusion matrix, reliability, Brier); exit 1 if any expectation is missed."""
     try:
         bundles = find_bundles(paths)
     except ScenarioError as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(2) from exc
-    results = [evaluate(bundle) for bundle in bundles]
-    if as_json:
-        typer.echo(json.dumps([r.model_dump() | {"passed": r.passed} for r in results], indent=2))
-    else:
-        for result in results:
-            mark = "PASS" if result.passed else "FAIL"
-            typer.secho(f"{mark}  {result.scenario}", fg="green" if result.passed else "red")
-            if result.error:
-                typer.echo(f"      error: {result.error}")
-            for item in result.checks:
-                typer.echo(f"      [{'x' if item.met else ' '}] {item.name}: {item.detail}")
+    results = []
+    for bundle in bundles:
+        started = time.perf_counter()
+        results.append(evaluate(bundle))
+        seconds = time.perf_counter() - started
+        if json_file != Path("-"):
+            _print_result(results[-1], seconds)
+    figures = calibrate(results)
+    if json_file is not None:
+        document = json.dumps({"results": [r.model_dump() | {"passed": r.passed} for r in results],
+                               "calibration": figures.model_dump()}, indent=2)
+        if json_file == Path("-"):
+            typer.echo(document)
+        else:
+            json_file.write_text(document + "\n", encoding="utf-8")
+    if json_file != Path("-"):
         met = sum(c.met for r in results for c in r.checks)
         total = sum(len(r.checks) for r in results)
         passed = sum(r.passed for r in results)
         typer.echo(f"\n{passed} passed, {len(results) - passed} failed "
-                   f"({met}/{total} expectations met)")
+                   f"({met}/{total} expectations met)\n")
+        typer.echo("\n".join(format_calibration(figures)))
     if not results or not all(r.passed for r in results):
         raise typer.Exit(1)
+
+
+def _print_result(result: ScenarioResult, seconds: float) -> None:
+    mark = "PASS" if result.passed else "FAIL"
+    verdict = (f" ({result.predicted} {result.confidence:.0%}, truth {result.truth})"
+               if result.predicted is not None and result.confidence is not None else "")
+    typer.secho(f"{mark}  {result.scenario}{verdict} in {seconds:.1f} s",
+                fg="green" if result.passed else "red")
+    if result.error:
+        typer.echo(f"      error: {result.error}")
+    for item in result.checks:
+        typer.echo(f"      [{'x' if item.met else ' '}] {item.name}: {item.detail}")
 
 
 @config_app.command("check")
@@ -184,6 +207,7 @@ def config_check() -> None:
     except ConfigError as exc:
         typer.secho(f"invalid: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
+    from triage.intake import alertmanager
     from triage.runtime import load_playbooks
 
     try:
@@ -196,9 +220,7 @@ def config_check() -> None:
         f"store: {settings.resolved_database_url().split('@')[-1]}",
         _part("PagerDuty intake", bool(settings.pagerduty_webhook_secrets),
               "set TRIAGE_PAGERDUTY_WEBHOOK_SECRETS"),
-        _part("Alertmanager intake auth", bool(settings.alertmanager_bearer_token
-                                               or settings.alertmanager_basic_auth),
-              "open: set TRIAGE_ALERTMANAGER_BEARER_TOKEN or _BASIC_AUTH to require auth"),
+        alertmanager.auth_status(settings),
         _part("Datadog intake", bool(settings.datadog_webhook_token),
               "set TRIAGE_DATADOG_WEBHOOK_TOKEN"),
         *check_lines(settings),
@@ -214,7 +236,7 @@ def config_check() -> None:
           for s in config.services],
     ]
     typer.echo("\n".join(lines))
-    if library.errors:
+    if library.errors or (config.brain == "claude" and model_problem(settings)):
         raise typer.Exit(1)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import tempfile
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -20,7 +21,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from triage.config import ConfigError, Settings, parse_config
 from triage.models import Source
 from triage.replay import ReplayOutcome, replay
+from triage.report.build import Report
 from triage.report.render import render_markdown
+
+FALSE_ALARM = "false-alarm"  # the truth of an incident that has no cause to name
+ABSTAIN = "abstain"  # what a report predicts when it declines to name a cause
+COMMIT_CATEGORIES = frozenset({"bad-deploy", "config-change"})
 
 
 class ScenarioError(Exception):
@@ -38,6 +44,18 @@ class Expectations(BaseModel):
     culprit_commit: str | None = None
     repro_verdict: Literal["reproduced", "not_reproduced", "inconclusive"] | None = None
     fix_verified: bool | None = Field(default=None, description="a verified candidate fix exists")
+    blames_commit: bool | None = Field(default=None, description="the report names a commit or "
+                                       "deploy as the cause (false: the truth has no culprit)")
+    truth_category: str | None = Field(default=None, description="the true cause's category, for "
+                                       "calibration, when `top_category` does not say it")
+
+    def truth(self) -> str | None:
+        """The true category: stated, else the expected top category, else a false alarm."""
+        if self.truth_category is not None:
+            return self.truth_category
+        if self.top_category is not None:
+            return self.top_category
+        return FALSE_ALARM if self.abstains else None
 
 
 class Scenario(BaseModel):
@@ -69,6 +87,10 @@ class ScenarioResult(BaseModel):
     checks: list[Check]
     report_path: str | None = None
     error: str | None = None
+    truth: str | None = Field(default=None, description="the true category (expectations)")
+    predicted: str | None = Field(default=None, description="the top category, or `abstain`")
+    confidence: float | None = Field(default=None, description="the top hypothesis's confidence")
+    blamed_commit: bool | None = Field(default=None, description="a commit or deploy is the cause")
 
     @property
     def passed(self) -> bool:
@@ -120,6 +142,28 @@ def run_scenario(bundle: Path, settings: Settings | None = None, keep_dir: Path 
     return scenario, outcome
 
 
+@dataclass(frozen=True)
+class Conclusion:
+    """What a report concludes, as calibration scores it."""
+
+    predicted: str  # the top hypothesis's category, or ABSTAIN
+    confidence: float  # the top hypothesis's stated confidence (0 without one)
+    blamed_commit: bool  # a commit or deploy is presented as the cause
+
+
+def conclusion_of(report: Report) -> Conclusion:
+    """The report's final verdict (its findings after reconciliation) and whom it blames."""
+    findings = report.findings
+    top = findings.hypotheses[0] if findings and findings.hypotheses else None
+    confidence = top.confidence if top else 0.0
+    abstained = findings is None or findings.abstained or top is None
+    culprit = report.fix.culprit if report.fix else None
+    names_commit = not abstained and top is not None and (
+        bool(top.suspect_commit) or top.category in COMMIT_CATEGORIES)
+    return Conclusion(ABSTAIN if abstained or top is None else top.category, confidence,
+                   names_commit or culprit is not None)
+
+
 def check(scenario: Scenario, outcome: ReplayOutcome) -> list[Check]:
     """Compare a finished investigation with the scenario's expectations."""
     expected = scenario.expectations
@@ -162,7 +206,24 @@ def check(scenario: Scenario, outcome: ReplayOutcome) -> list[Check]:
         checks.append(Check(name="fix verified", met=got_fix == expected.fix_verified,
                             detail=f"expected {expected.fix_verified}, got {got_fix}"
                                    + (f" ({fix.status}: {fix.reason})" if fix else "")))
+    if expected.blames_commit is not None:
+        blamed = conclusion_of(report).blamed_commit
+        checks.append(Check(name="blames a commit", met=blamed == expected.blames_commit,
+                            detail=f"expected {expected.blames_commit}, got {blamed}"
+                                   + (f" ({_blamed(report)})" if blamed else "")))
     return checks
+
+
+def _blamed(report: Report) -> str:
+    """Which commit or deploy the report blames."""
+    culprit = report.fix.culprit if report.fix else None
+    if culprit is not None:
+        return f"bisect culprit {culprit.short}"
+    top = report.findings.hypotheses[0] if report.findings and report.findings.hypotheses else None
+    if top is None:
+        return "no hypothesis"
+    commit = f" {top.suspect_commit[:12]}" if top.suspect_commit else ""
+    return f"top hypothesis [{top.category}]{commit}: {top.title}"
 
 
 def evaluate(bundle: Path, settings: Settings | None = None) -> ScenarioResult:
@@ -170,9 +231,21 @@ def evaluate(bundle: Path, settings: Settings | None = None) -> ScenarioResult:
     try:
         scenario, outcome = run_scenario(bundle, settings)
     except Exception as exc:
-        return ScenarioResult(scenario=bundle.name, checks=[], error=f"{type(exc).__name__}: {exc}")
+        return ScenarioResult(scenario=bundle.name, checks=[], error=f"{type(exc).__name__}: {exc}",
+                              truth=_truth(bundle))
+    concluded = conclusion_of(outcome.report)
     return ScenarioResult(scenario=scenario.name, checks=check(scenario, outcome),
-                          report_path=str(outcome.markdown_path))
+                          report_path=str(outcome.markdown_path),
+                          truth=scenario.expectations.truth(), predicted=concluded.predicted,
+                          confidence=concluded.confidence, blamed_commit=concluded.blamed_commit)
+
+
+def _truth(bundle: Path) -> str | None:
+    """The bundle's true category, if its scenario.yaml is readable."""
+    try:
+        return load_scenario(bundle).expectations.truth()
+    except ScenarioError:
+        return None
 
 
 def find_bundles(paths: list[Path]) -> list[Path]:
