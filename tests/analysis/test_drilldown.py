@@ -246,6 +246,16 @@ def test_window_end_and_no_baseline() -> None:
     assert drill_down(rows, ONSET, is_anomalous=by_level, end=ONSET) == []
 
 
+@pytest.mark.parametrize("shape", [
+    lambda stamp: stamp.timestamp(), lambda stamp: int(stamp.timestamp() * 1000),
+    lambda stamp: stamp.replace(tzinfo=None), lambda stamp: str(stamp.timestamp())])
+def test_timestamps_of_every_shape(shape: Callable[[datetime], object]) -> None:
+    rows = rows_of(eur_checkout)
+    expected = drill_down(rows, ONSET, is_anomalous=by_level)
+    reshaped = [{**row, "timestamp": shape(datetime.fromisoformat(row["timestamp"]))} for row in rows]
+    assert drill_down(reshaped, ONSET.replace(tzinfo=None), is_anomalous=by_level) == expected
+
+
 def test_empty_and_tiny_inputs() -> None:
     assert drill_down([], ONSET, is_anomalous=by_level) == []
     assert drill_down(rows_of(eur_checkout), ONSET, is_anomalous=by_level, top=0) == []
@@ -327,5 +337,8 @@ rows_strategy = st.lists(st.fixed_dictionaries(
 def test_never_raises_on_json_ish_rows(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         assert all(isinstance(key, str) and isinstance(value, str) for key, value in attributes(row).items())
-    found = drill_down(rows, ONSET, is_anomalous=by_level, min_rows=1)
-    assert len(found) <= 5
+    for min_rows in (0, 1):
+        found = drill_down(rows, ONSET, is_anomalous=by_level, min_rows=min_rows)
+        assert len(found) <= 5
+        assert all(0 <= share <= 1 for item in found for share in (
+            item.anomaly_share, item.traffic_share, item.baseline_share, item.incident_share))

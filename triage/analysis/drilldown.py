@@ -1,18 +1,21 @@
 """What is different about the failing traffic: attribute values ranked by how much they explain.
 
-In the spirit of Adtributor, iDice and Datadog's tag outliers, two views of the incident window
-[onset, end) are compared, each value scored by share gained (coverage x (1 - 1/lift)):
+In the spirit of Adtributor, iDice and Datadog's tag outliers, each attribute value (see
+`drilldown_attributes`) is compared in two ways, and scored by the share it gained, that is
+coverage x (1 - 1/lift):
 
-- concentration: a value's share of the anomalous rows against its share of all rows
-  (`currency=EUR: 100% of errors, 31% of traffic`);
-- shift: a value's share of the incident rows against its share of the baseline [.., onset)
-  (`query.utm_campaign=blackfriday: 0% -> 64% of requests`), for surges where nothing fails.
+- concentration, inside the incident window [onset, end): its share of the anomalous rows against
+  its share of all rows (`currency=EUR: 100% of errors, 31% of traffic`);
+- shift: its share of the incident window against its share of the baseline [.., onset), over all
+  rows (`query.utm_campaign=blackfriday: 0% -> 64% of requests`), for surges where nothing fails.
 
     drill_down(rows, onset, is_anomalous=lambda row: row.get("level") == "error")
 
-A value must clear every bar: enough rows, a large share gap and lift, and a z-score that noise
-over a few dozen candidates would not reach. Fields that restate the anomaly itself (level,
-status) are never reported.
+A share is taken among the rows that could carry the field (requests for a request line's path or
+query, rows with the field otherwise), so a change in the mix of line kinds (more requests, fewer
+heartbeats) moves nothing. A value must clear every bar: enough rows, a large share gap and
+lift, and a z-score that noise over a few dozen candidates would not reach. Fields that restate
+the anomaly (level, status) are never reported, nor shifts of fields only anomalous lines carry.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ class Contributor:
     incident_share: float  # traffic_share, as the shift compares it with the baseline
     anomalous: int  # anomalous incident rows with this value
     total: int  # incident rows with this value
-    score: float  # share gained: anomaly - traffic share, or incident - baseline share
+    score: float  # share gained, coverage x (1 - 1/lift): of the anomaly, or of the traffic
 
     def describe(self) -> str:
         """'currency=EUR: 100% of errors, 31% of traffic' / 'client=x: 2% -> 70% of requests'."""
@@ -81,7 +84,9 @@ def _percent(share: float) -> str:
 
 def _stamp(value: Any) -> datetime | None:
     """A row's timestamp as an aware UTC datetime; None when it has none that parses."""
-    if type(value) is str:  # the common case, without parse_timestamp's checks (3x faster)
+    # ISO 8601 text (YYYY-…), the common case, without parse_timestamp's checks (3x faster);
+    # `20261014` is epoch seconds to parse_timestamp, a date to fromisoformat: leave it to the former.
+    if type(value) is str and value[4:5] == "-":
         try:
             stamp = datetime.fromisoformat(value)
             return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
@@ -182,7 +187,9 @@ class _Ranker:
         self.base = _Presence(counts.baseline, counts.baseline_rows)
         self.inc = _Presence(counts.incident, counts.incident_rows)
         self.anom = _Presence(counts.anomalous, counts.anomalous_rows)
-        self.distinct = _Presence(counts.baseline + counts.incident, 0).distinct
+        # Distinct values over both windows, without building their merged counter.
+        self.distinct = Counter(self.base.distinct)
+        self.distinct.update(pair[0] for pair in counts.incident if pair not in counts.baseline)
 
     def _shift_families(self, field: str) -> tuple[int, int]:
         """Baseline and incident denominators of a shift; all rows for a field new since the

@@ -38,8 +38,11 @@ _MAX_MESSAGE_CHARS = 4096  # request lines and pairs sit at the start; bounds th
 _MAX_DEPTH = 4
 _MAX_ITEMS = 20  # query parameters, URLs and tags read from one row
 _MAX_JSON_CHARS = 4096
+_MAX_NAMES = 8192  # field names whose treatment is remembered
 # How a field name is treated (decided once per name: names repeat on every row).
 _DROP, _PLAIN, _PATH, _STATUS, _TAGS = range(5)
+_NOT_PLAIN = frozenset(" \t\r\n\x0b\x0c{")  # a first or last character that needs _text
+_SCALARS = frozenset({int, float, bool, type(None)})
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _REQUEST = re.compile(
@@ -51,11 +54,23 @@ _KEY = re.compile(r"[A-Za-z_][\w.-]{0,63}")
 # Quoted values may hold spaces, so they need a regex; bare ones are found by splitting (faster).
 _QUOTED_PAIR = re.compile(r"(?<![^\s,;(\[{])([A-Za-z_][\w.-]{0,63})=(?:\"([^\"]*)\"|'([^']*)')")
 # A path segment holding a digit (but not an API version like `v2`), or a long token.
-_ID_SEGMENT = re.compile(r"(?<=/)(?!v\d{1,2}(?:/|$))(?:[^/]*\d[^/]*|[^/]{20,})")
+_ID_SEGMENT = re.compile(r"/(?!v\d{1,2}(?:/|$))(?:[^/]*\d[^/]*|[^/]{20,})")
 
 
-@lru_cache(maxsize=4096)
+_KINDS: dict[str, int] = {}  # a dict, not lru_cache: the lookup is in the hottest loop
+
+
 def _kind(name: str) -> int:
+    """How a field is treated, remembered for the first few thousand names."""
+    kind = _KINDS.get(name)
+    if kind is None:
+        kind = _classify(name)
+        if len(_KINDS) < _MAX_NAMES:
+            _KINDS[name] = kind
+    return kind
+
+
+def _classify(name: str) -> int:
     """How a field is treated: dropped (a per-request id, a credential, the time), a path or an
     HTTP status, Datadog tags, or plain."""
     last = name.rsplit(".", 1)[-1]
@@ -99,19 +114,28 @@ def _json_object(text: str) -> dict[str, Any] | None:
 def _flatten(source: Mapping[Any, Any], prefix: str, out: dict[str, str], depth: int) -> None:
     """Scalars of `source` under dotted names; nested objects (and JSON-object strings) flattened."""
     for key, value in source.items():
+        # The hottest loop of the module: exact type checks first (ABC checks are slow), and
+        # a plain short string is kept without a call.
         name = (prefix + key if prefix else key) if type(key) is str else f"{prefix}{key}"
-        kind = _kind(name)
+        kind = _KINDS.get(name)
+        if kind is None:
+            kind = _kind(name)
         if kind == _DROP:
+            continue
+        value_type = type(value)
+        if (kind == _PLAIN and value_type is str and 0 < len(value) <= _MAX_VALUE_CHARS
+                and len(value) != 36 and value[0] not in _NOT_PLAIN and value[-1] not in _NOT_PLAIN):
+            if name not in out:
+                out[name] = value
             continue
         if kind == _TAGS:
             _tags(value, out)
             continue
-        # Exact type checks first: the ABC check is slow, and this loop runs for every field.
         nested: Mapping[Any, Any] | None = None
-        if type(value) is str:
+        if value_type is str:
             if value[:1] == "{":
                 nested = _json_object(value)
-        elif type(value) is dict or isinstance(value, Mapping):
+        elif value_type is dict or (value_type not in _SCALARS and isinstance(value, Mapping)):
             nested = value
         if nested is not None:
             if depth < _MAX_DEPTH:
@@ -145,7 +169,7 @@ def _tags(value: Any, out: dict[str, str]) -> None:
 
 def _mask_path(path: str) -> str:
     """Path segments that identify one thing (`123`, `a1b2c3`, long tokens) become `<id>`."""
-    return _ID_SEGMENT.sub("<id>", path[:_MAX_VALUE_CHARS])
+    return _ID_SEGMENT.sub("/<id>", path[:_MAX_VALUE_CHARS])
 
 
 @lru_cache(maxsize=4096)
