@@ -198,13 +198,14 @@ def _url(url: str, out: dict[str, str]) -> None:
         out.setdefault(field, text)
 
 
-def _request(message: str, out: dict[str, str]) -> None:
-    """Method, masked path, query parameters and status of an access-log request line."""
+def _request(message: str, out: dict[str, str]) -> str:
+    """Method, masked path, query parameters and status of an access-log request line; the
+    message without its target (whose query is no `key=value` pair to look for again)."""
     request = _REQUEST.search(message)
     # A request line with a full URL is a call to a dependency (`host_called`), not the request
     # this service served: its method would blur the served traffic's.
     if request is None or not request.group(2).startswith("/"):
-        return
+        return message
     method, target, status = request.groups()
     out.setdefault("method", method)
     path, _, query = target.partition("#")[0].partition("?")
@@ -214,6 +215,7 @@ def _request(message: str, out: dict[str, str]) -> None:
     if status is not None:
         out.setdefault("status", status)
         out.setdefault("status_class", f"{status[0]}xx")
+    return message[:request.start(2)] + message[request.end(2):]
 
 
 def _pairs(message: str, out: dict[str, str]) -> None:
@@ -241,7 +243,7 @@ def attributes(row: Mapping[str, Any]) -> dict[str, str]:
     if type(message) is str and message:
         message = message[:_MAX_MESSAGE_CHARS]
         if "/" in message:
-            _request(message, out)
+            message = _request(message, out)
             if "://" in message:
                 for url in _URL.findall(message)[:_MAX_ITEMS]:
                     _url(url, out)
