@@ -76,6 +76,14 @@ def test_eur_causes_every_5xx(is_anomalous: Callable[[Mapping[str, Any]], bool])
     assert all(item.field != "host" for item in found)
 
 
+def test_one_finding_per_value_seen_under_two_names() -> None:
+    rows = rows_of(eur_checkout)
+    for row in rows:  # the currency logged twice: in the query and as a pair
+        row["message"] += " currency=" + row["message"].split("currency=")[1].split()[0]
+    found = drill_down(rows, ONSET, is_anomalous=by_level)
+    assert [(item.field, item.value) for item in found] == [("currency", "EUR")]
+
+
 def one_bad_host(rng: random.Random, incident: bool) -> Row:
     host = rng.choice(HOSTS)
     failing = incident and host == "web-3" and rng.random() < 0.6
