@@ -21,17 +21,19 @@ def replayable(world: World, stream: Stream) -> Stream:
     return stream
 
 
-def distractor_deploy(world: World, rng: random.Random, stream: Stream, chance: float = 0.6,
+def distractor_deploy(world: World, rng: random.Random, stream: Stream, chance: float = 0.75,
                       low: float = 5, high: float = 90, repo_chance: float = 0.8) -> RepoNeed | None:
-    """Maybe a deploy of the service `low`-`high` min before the onset; with a repository whose
-    repro replays `stream`'s request (and passes) in `repo_chance` of those."""
+    """Maybe a deploy of the service `low`-`high` min before the onset; in `repo_chance` of those
+    a repository whose repro replays `stream`'s request (and passes)."""
     if rng.random() >= chance:
         return None
-    deploy = unrelated_deploy(world, rng, low, high)
-    world.deploys.append(deploy)
-    # A repository only where the deploy is inside the usual lookback (an hour before the alert),
-    # so `not_reproduced` tests the diagnosis, not how far back deploys are read.
-    if rng.random() >= repo_chance or world.alert_at - deploy.at > timedelta(minutes=55):
+    if rng.random() >= repo_chance:
+        world.deploys.append(unrelated_deploy(world, rng, low, high))
         return None
+    # With a repository, the deploy stays inside the usual lookback (55 min before the alert),
+    # so `not_reproduced` tests the diagnosis, not how far back deploys are read.
+    lead = (world.alert_at - world.onset) / timedelta(minutes=1)
+    deploy = unrelated_deploy(world, rng, min(low, 55 - lead), max(min(high, 55 - lead), 1))
+    world.deploys.append(deploy)
     replayable(world, stream)
     return RepoNeed(deploy, stream)

@@ -48,7 +48,7 @@ def traffic_surge(world: World, rng: random.Random) -> RepoNeed | None:
     world.description = (f"Traffic x{factor:.1f} from {world.traffic.surge_fields}; latency "
                          f"x{slow:.1f}; overload errors. No code change is to blame.")
     add_noise(world, rng)
-    return distractor_deploy(world, rng, streams[0], chance=0.7, low=20, high=60)
+    return distractor_deploy(world, rng, streams[0], chance=0.85, low=20, high=60)
 
 
 def infrastructure(world: World, rng: random.Random) -> RepoNeed | None:
@@ -86,7 +86,7 @@ def infrastructure(world: World, rng: random.Random) -> RepoNeed | None:
                               world.service)
     world.description = f"{kind} trouble on {bad} only; the other hosts are fine. No code change."
     add_noise(world, rng)
-    return distractor_deploy(world, rng, streams[0], chance=0.5)
+    return distractor_deploy(world, rng, streams[0], chance=0.7)
 
 
 def false_alarm(world: World, rng: random.Random) -> RepoNeed | None:

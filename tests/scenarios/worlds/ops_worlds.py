@@ -109,7 +109,7 @@ def db_contention(world: World, rng: random.Random) -> RepoNeed | None:
                               world.service)
     world.description = f"{job} holds row locks on {table}: lock timeouts and deadlocks."
     add_noise(world, rng)
-    return distractor_deploy(world, rng, stream, chance=0.4)
+    return distractor_deploy(world, rng, stream, chance=0.6)
 
 
 def dependency_failure(world: World, rng: random.Random) -> RepoNeed | None:
