@@ -72,6 +72,31 @@ class QueryRequest(BaseModel):
         return self
 
 
+class MinuteCount(BaseModel):
+    """Exact matches in one minute of the window, by level (`?` for lines without one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    minute: str = Field(description="ISO 8601 start of the minute, UTC")
+    count: int
+    by_level: dict[str, int] = Field(default_factory=dict)
+
+
+class Sampling(BaseModel):
+    """How the rows of a capped logs query were chosen, and exact counts of all that matched."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: str = Field(description="human text, e.g. 'newest 2500 + per-minute stratified sample "
+                                    "of 2500 from 50000 matched'")
+    matched: int = Field(description="exact number of matching lines in the window")
+    kept: int
+    newest: int = Field(description="rows kept because they are the newest")
+    sampled: int = Field(description="rows kept by the stratified sample of the older lines")
+    per_minute: list[MinuteCount] = Field(default_factory=list,
+                                          description="exact counts for every minute of the window")
+
+
 class Evidence(BaseModel):
     """What one query returned, exactly as it was asked, bounded in size."""
 
@@ -90,6 +115,7 @@ class Evidence(BaseModel):
     summary: str = ""
     error: str | None = None
     duration_ms: float = 0.0
+    sampling: Sampling | None = None  # logs connectors: how `rows` were chosen; exact counts
 
 
 class ConnectorCheck(BaseModel):
@@ -161,11 +187,18 @@ class EvidenceBuilder:
         *,
         total: int | None = None,
         link: str | None = None,
+        sampling: Sampling | None = None,
     ) -> Evidence:
-        """Evidence for a query that ran; `no_data` when nothing matched."""
+        """Evidence for a query that ran; `no_data` when nothing matched.
+
+        With `sampling`, `rows` were already chosen by `connectors.sampling` and the count is
+        `sampling.matched`; the method goes into the summary so the report says what was kept.
+        """
         kept, cut = bounded_rows(rows, self._request.limit)
-        count = len(rows) if total is None else total
+        count = sampling.matched if sampling else len(rows) if total is None else total
         status = EvidenceStatus.OK if count else EvidenceStatus.NO_DATA
+        if sampling and sampling.kept < sampling.matched:
+            summary = f"{summary} (sampled: {sampling.method})"
         return Evidence(
             **self._base(),
             status=status,
@@ -174,6 +207,7 @@ class EvidenceBuilder:
             link=link,
             rows=kept,
             summary=summary if count else "no rows matched",
+            sampling=sampling,
         )
 
     def error(self, message: str) -> Evidence:

@@ -21,6 +21,7 @@ from connectors.base import (
     QueryRequest,
 )
 from connectors.filters import parse_filter
+from connectors.sampling import Line, MinuteCounts, choose, describe, message_shape, seed_of
 from connectors.timeparse import parse_timestamp
 
 _DIGITS = re.compile(r"\d+")
@@ -49,7 +50,8 @@ class FilesLogsConnector:
         self.settings = settings
 
     def query(self, request: QueryRequest) -> Evidence:
-        """Return the matching lines inside the time range, oldest first."""
+        """Return the matching lines inside the time range, oldest first, capped by
+        `connectors.sampling` (newest lines + a per-minute sample) with exact counts."""
         builder = EvidenceBuilder(self, request)
         try:
             record_filter = parse_filter(request.query)
@@ -57,7 +59,12 @@ class FilesLogsConnector:
             return builder.error(str(exc))
         if not self.settings.path.is_file():
             return builder.error(f"log file not found: {self.settings.path}")
-        matched: list[tuple[datetime, dict[str, Any]]] = []
+        counts = MinuteCounts(request.start, request.end)
+        tops: Counter[str] = Counter()
+        shapes: dict[str, str] = {}  # one string per shape, shared by its lines
+        # Matches are held as their raw text (far smaller than parsed dicts); only kept lines are
+        # parsed again.
+        matched: list[Line[str]] = []
         unreadable = 0
         with self.settings.path.open(encoding="utf-8", errors="replace") as lines:
             for line in lines:
@@ -68,10 +75,15 @@ class FilesLogsConnector:
                 record, stamp = parsed
                 message = str(record.get(self.settings.message_field, ""))
                 if request.start <= stamp < request.end and record_filter.matches(record, message):
-                    matched.append((stamp, record))
-        matched.sort(key=lambda pair: pair[0])
-        rows = [record for _, record in matched]
-        return builder.ok(rows, self._summarize(rows, unreadable))
+                    counts.add(stamp, str(record.get(self.settings.level_field, "?")))
+                    tops[_DIGITS.sub("N", message)[:120]] += 1
+                    shape = message_shape(message)
+                    matched.append(Line(stamp, shapes.setdefault(shape, shape), line))
+        choice = choose(matched, request.limit, seed_of(request.query, request.start, request.end))
+        del matched
+        rows: list[dict[str, Any]] = [json.loads(line.item) for line in choice.lines]
+        sampling = describe(counts, choice.newest, choice.sampled)
+        return builder.ok(rows, self._summarize(counts, tops, unreadable), sampling=sampling)
 
     def _parse_line(self, line: str) -> tuple[dict[str, Any], datetime] | None:
         try:
@@ -81,15 +93,14 @@ class FilesLogsConnector:
             return None
         return (record, stamp) if isinstance(record, dict) else None
 
-    def _summarize(self, rows: list[dict[str, Any]], unreadable: int) -> str:
-        levels = Counter(str(row.get(self.settings.level_field, "?")).lower() for row in rows)
-        messages = Counter(
-            _DIGITS.sub("N", str(row.get(self.settings.message_field, "")))[:120] for row in rows
-        )
-        top = "; ".join(f"{count}× {msg}" for msg, count in messages.most_common(3))
+    def _summarize(self, counts: MinuteCounts, tops: Counter[str], unreadable: int) -> str:
+        levels: Counter[str] = Counter()
+        for minute in counts.per_minute():
+            levels.update(minute.by_level)
+        top = "; ".join(f"{count}× {msg}" for msg, count in tops.most_common(3))
         by_level = ", ".join(f"{level}={count}" for level, count in levels.most_common())
         note = f" ({unreadable} lines were not JSON with a timestamp and were skipped)" if unreadable else ""
-        return f"{len(rows)} lines ({by_level}); top: {top}{note}"
+        return f"{counts.total} lines ({by_level}); top: {top}{note}"
 
     def check(self) -> ConnectorCheck:
         """The file is readable; it is only ever opened for reading."""

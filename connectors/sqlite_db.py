@@ -14,7 +14,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from connectors.base import ConnectorCheck, Evidence, EvidenceBuilder, EvidenceKind, QueryRequest
+from connectors.base import (
+    ConnectorCheck,
+    Evidence,
+    EvidenceBuilder,
+    EvidenceKind,
+    QueryRequest,
+    Sampling,
+)
+from connectors.sampling import Line, MinuteCounts, choose, describe, message_shape, seed_of
+from connectors.timeparse import parse_timestamp
 
 _ALLOWED_ACTIONS = frozenset(
     {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
@@ -22,6 +31,14 @@ _ALLOWED_ACTIONS = frozenset(
 # Functions that read fine but could make a query hang or leak host state.
 _DENIED_FUNCTIONS = frozenset({"load_extension", "randomblob", "zeroblob", "readfile", "writefile"})
 
+
+# Result columns that make a result log-shaped (first match wins, case-insensitive): with a time
+# column the row cap keeps the newest rows and a per-minute sample, like the logs connectors.
+_TIME_COLUMNS = ("timestamp", "@timestamp", "ts", "time", "datetime", "created_at", "logged_at",
+                 "occurred_at", "event_time")
+_LEVEL_COLUMNS = ("level", "severity", "log_level", "loglevel")
+_MESSAGE_COLUMNS = ("message", "msg", "text", "body", "line")
+_FETCH = 1_000
 
 _LEADING_COMMENTS = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
 _READ_KEYWORDS = frozenset({"select", "with", "values"})
@@ -88,7 +105,16 @@ class SqliteConnector:
             conn = self._connect()
             try:
                 cursor = conn.execute(request.query, _used_params(request.query, params))
-                fetched = cursor.fetchmany(request.limit + 1)
+                columns = [column[0] for column in cursor.description or ()]
+                time_column = _pick(columns, _TIME_COLUMNS)
+                # Without a time column only the first rows are kept (the rest is counted);
+                # with one, every row is needed to choose the newest and sample the rest.
+                held: list[sqlite3.Row] = []
+                total = 0
+                while batch := cursor.fetchmany(_FETCH):
+                    total += len(batch)
+                    if time_column is not None or len(held) < request.limit:
+                        held.extend(batch if time_column is not None else batch[:request.limit - len(held)])
             finally:
                 conn.close()
         except (sqlite3.DatabaseError, sqlite3.Warning, sqlite3.ProgrammingError) as exc:
@@ -97,13 +123,13 @@ class SqliteConnector:
                 return builder.error(f"query cancelled after the {limit:g}s "
                                      "statement timeout")
             return builder.error(f"sqlite refused or failed: {exc}")
-        rows: list[dict[str, Any]] = [dict(row) for row in fetched]
-        columns = list(rows[0]) if rows else []
-        more = "+" if len(rows) > request.limit else ""
-        summary = f"{min(len(rows), request.limit)}{more} rows; columns: {', '.join(columns)}"
-        if rows:
-            summary += f"; first row: {rows[0]}"
-        return builder.ok(rows, summary)
+        chosen = _sampled(held, columns, time_column, request) if time_column else None
+        kept, sampling = chosen or ([dict(row) for row in held[:request.limit]], None)
+        shown = f" (first {len(kept)} kept)" if sampling is None and total > len(kept) else ""
+        summary = f"{total} rows{shown}; columns: {', '.join(columns)}"
+        if kept:
+            summary += f"; first row: {kept[0]}"
+        return builder.ok(kept, summary, total=total, sampling=sampling)
 
     def check(self) -> ConnectorCheck:
         """Open read-only and run a trivial read; writes are impossible by construction."""
@@ -126,3 +152,29 @@ class SqliteConnector:
 
 def _used_params(sql: str, params: dict[str, str]) -> dict[str, str]:
     return {key: value for key, value in params.items() if f":{key}" in sql}
+
+
+def _pick(columns: list[str], wanted: tuple[str, ...]) -> str | None:
+    """The first result column (by preference) named like one of `wanted`."""
+    lowered = {column.lower(): column for column in reversed(columns)}
+    return next((lowered[name] for name in wanted if name in lowered), None)
+
+
+def _sampled(rows: list[sqlite3.Row], columns: list[str], time_column: str,
+             request: QueryRequest) -> tuple[list[dict[str, Any]], Sampling] | None:
+    """The logs cap policy over a log-shaped result; None when a time value does not parse."""
+    level_column, message_column = _pick(columns, _LEVEL_COLUMNS), _pick(columns, _MESSAGE_COLUMNS)
+    counts = MinuteCounts(request.start, request.end)
+    lines: list[Line[sqlite3.Row]] = []
+    for row in rows:
+        try:
+            stamp = parse_timestamp(row[time_column])
+        except ValueError:
+            return None
+        counts.add(stamp, str(row[level_column]) if level_column and row[level_column] else "?")
+        message = str(row[message_column] or "") if message_column else ""
+        lines.append(Line(stamp, message_shape(message), row))
+    if len(rows) <= request.limit:  # all fit: keep the statement's own order
+        return [dict(row) for row in rows], describe(counts, len(rows), 0)
+    choice = choose(lines, request.limit, seed_of(request.query, request.start, request.end))
+    return [dict(line.item) for line in choice.lines], describe(counts, choice.newest, choice.sampled)

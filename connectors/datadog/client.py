@@ -17,6 +17,12 @@ from datadog_api_client.v2.api.events_api import EventsApi
 from datadog_api_client.v2.api.key_management_api import KeyManagementApi
 from datadog_api_client.v2.api.logs_api import LogsApi
 from datadog_api_client.v2.model.events_sort import EventsSort
+from datadog_api_client.v2.model.logs_aggregate_request import LogsAggregateRequest
+from datadog_api_client.v2.model.logs_aggregate_request_page import LogsAggregateRequestPage
+from datadog_api_client.v2.model.logs_aggregation_function import LogsAggregationFunction
+from datadog_api_client.v2.model.logs_compute import LogsCompute
+from datadog_api_client.v2.model.logs_compute_type import LogsComputeType
+from datadog_api_client.v2.model.logs_group_by import LogsGroupBy
 from datadog_api_client.v2.model.logs_list_request import LogsListRequest
 from datadog_api_client.v2.model.logs_list_request_page import LogsListRequestPage
 from datadog_api_client.v2.model.logs_query_filter import LogsQueryFilter
@@ -108,6 +114,20 @@ class DatadogClient:
             sort=LogsSort.TIMESTAMP_DESCENDING,
         )
         return self._read("logs search", lambda: self._logs.list_logs(body=body))
+
+    def aggregate_logs(self, query: str, start: str, end: str, facet: str, interval: str,
+                       cursor: str | None) -> Json:
+        """One page of `POST /api/v2/logs/analytics/aggregate`: counts per `interval`, by `facet`."""
+        body = LogsAggregateRequest(
+            compute=[LogsCompute(aggregation=LogsAggregationFunction.COUNT,
+                                 type=LogsComputeType.TIMESERIES, interval=interval)],
+            filter=LogsQueryFilter(query=query, _from=start, to=end,
+                                   indexes=list(self._settings.logs_indexes)),
+            group_by=[LogsGroupBy(facet=facet, limit=100)],
+        )
+        if cursor:
+            body.page = LogsAggregateRequestPage(cursor=cursor)
+        return self._read("logs aggregation", lambda: self._logs.aggregate_logs(body=body))
 
     def query_metrics(self, query: str, start: int, end: int) -> Json:
         """`GET /api/v1/query`: timeseries points between two epoch seconds."""

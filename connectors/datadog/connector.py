@@ -15,7 +15,7 @@ from connectors.base import (
     EvidenceKind,
     QueryRequest,
 )
-from connectors.datadog import links, reads, scopes
+from connectors.datadog import links, logs, reads, scopes
 from connectors.datadog.client import DatadogClient
 from connectors.datadog.errors import DatadogError
 from connectors.datadog.settings import DatadogSettings
@@ -68,7 +68,8 @@ class DatadogConnector:
             result, link = self._read(read, text, request)
         except (DatadogError, ConnectorConfigError) as exc:
             return self._as(builder.error(str(exc)), read)
-        evidence = builder.ok(result.rows, "; ".join([result.summary, *result.notes]), link=link)
+        evidence = builder.ok(result.rows, "; ".join([result.summary, *result.notes]), link=link,
+                              sampling=result.sampling)
         if result.more:
             evidence = evidence.model_copy(update={"truncated": True})
         return self._as(evidence, read)
@@ -93,7 +94,7 @@ class DatadogConnector:
         if read == "events":
             return (reads.read_events(self._connect(), self.settings, text, start, end, request.limit),
                     links.events_link(ui, text, start, end))
-        return (reads.read_logs(self._connect(), self.settings, text, start, end, request.limit),
+        return (logs.read_logs(self._connect(), self.settings, text, start, end, request.limit),
                 links.logs_link(ui, text, start, end))
 
     def _as(self, evidence: Evidence, read: str) -> Evidence:

@@ -1,4 +1,4 @@
-"""The four reads: logs and events (cursor-paginated, capped), metrics, and one monitor."""
+"""Three reads: events (cursor-paginated, capped), metrics, and one monitor; logs are in `logs`."""
 
 from __future__ import annotations
 
@@ -9,16 +9,14 @@ from datetime import datetime
 from statistics import fmean
 from typing import Any
 
+from connectors.base import Sampling
 from connectors.datadog.client import DatadogClient, Json
 from connectors.datadog.errors import DatadogError, backend_message
 from connectors.datadog.links import epoch_ms
 from connectors.datadog.rows import (
-    by_level,
     event_row,
     iso,
-    log_row,
     metric_rows,
-    top_messages,
 )
 from connectors.datadog.settings import DatadogSettings
 
@@ -31,10 +29,11 @@ class ReadResult:
     summary: str
     more: bool = False
     notes: list[str] = field(default_factory=list)
+    sampling: Sampling | None = None
 
 
 @dataclass
-class _Pages:
+class Pages:
     """Cursor pagination state shared by logs and events."""
 
     items: list[Json] = field(default_factory=list)
@@ -56,9 +55,10 @@ class _Pages:
             self.notes.append("Datadog timed out the search: results are partial")
 
 
-def _paged(fetch: Callable[[int, str | None], Json], settings: DatadogSettings, wanted: int) -> _Pages:
-    """Follow cursors until `wanted` items, no more pages, or the page cap."""
-    pages = _Pages()
+def paged(fetch: Callable[[int, str | None], Json], settings: DatadogSettings, wanted: int,
+           pages: Pages | None = None) -> Pages:
+    """Follow cursors until `wanted` items, no more pages, or the page cap (going on from `pages`)."""
+    pages = pages or Pages()
     while True:
         pages.add(fetch(min(settings.page_size, wanted - len(pages.items)), pages.cursor))
         if not pages.cursor or len(pages.items) >= wanted or pages.pages >= settings.max_pages:
@@ -69,23 +69,10 @@ def _cap_note(more: bool, kept: int, pages: int, noun: str) -> str:
     return f"; newest {kept} {noun} shown, more matched (stopped after {pages} page(s))" if more else ""
 
 
-def read_logs(client: DatadogClient, settings: DatadogSettings, query: str, start: datetime,
-              end: datetime, limit: int) -> ReadResult:
-    """Newest-first log search, returned oldest first."""
-    pages = _paged(lambda size, cursor: client.search_logs(
-        query, start.isoformat(), end.isoformat(), size, cursor), settings, limit)
-    rows = [log_row(item) for item in pages.items][:limit]
-    rows.reverse()
-    more = bool(pages.cursor) or len(pages.items) > limit
-    summary = (f"{len(rows)} log lines ({by_level(rows)}); top: {top_messages(rows)}"
-               f"{_cap_note(more, len(rows), pages.pages, 'lines')}")
-    return ReadResult(rows, summary, more, pages.notes)
-
-
 def read_events(client: DatadogClient, settings: DatadogSettings, query: str, start: datetime,
                 end: datetime, limit: int) -> ReadResult:
     """Newest-first event search, returned oldest first, each shaped as a deploy record."""
-    pages = _paged(lambda size, cursor: client.search_events(
+    pages = paged(lambda size, cursor: client.search_events(
         query, epoch_ms(start), epoch_ms(end), size, cursor), settings, limit)
     rows = [event_row(item) for item in pages.items][:limit]
     rows.reverse()

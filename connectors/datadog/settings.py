@@ -38,6 +38,9 @@ class DatadogSettings(BaseModel):
     timeout_seconds: float = Field(default=15.0, gt=0, le=300)
     page_size: int = Field(default=1000, ge=1, le=1000)
     max_pages: int = Field(default=10, ge=1, le=100)
+    # Datadog rate-limits log searches: a capped logs query spends up to this many extra searches
+    # on its per-minute sample (0: keep only the newest lines; counts stay exact either way).
+    max_sample_requests: int = Field(default=60, ge=0, le=1000)
     retry_attempts: int = Field(default=4, ge=1, le=10)
 
     @field_validator("site")

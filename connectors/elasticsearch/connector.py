@@ -38,6 +38,7 @@ from connectors.elasticsearch.links import UiKind, discover_link
 from connectors.elasticsearch.requests import Limits, ReadRequest, build_request
 from connectors.elasticsearch.results import render
 from connectors.elasticsearch.rights import probe_privileges
+from connectors.elasticsearch.sampled import samplable, search_capped
 from connectors.retry import call_with_retries
 from connectors.secrets import SecretRef
 
@@ -161,18 +162,27 @@ class ElasticsearchConnector:
                                  request.limit)
         except QueryRefused as exc:
             return builder.error(f"refused: {exc}")
-        try:
-            client = self.client()
-            response = self._retrying(lambda: self._send(client, sent))
-        except ConnectorConfigError as exc:
-            return builder.error(str(exc))
-        except (ApiError, TransportError) as exc:
-            return builder.error(describe_error(exc, sent.describe(), *self._secrets()))
-        rendered = render(plan, sent, response, self._names)
         link = None
         if self.settings.ui_url and plan.verb != "fields":
             link = discover_link(self.settings.ui_url, self.settings.ui_kind, request.start, request.end,
                                  plan.kql, self.settings.ui_data_view)
+        tried = [sent]
+        try:
+            client = self.client()
+            if samplable(plan, request.start, request.end):
+                def send(read: ReadRequest) -> dict[str, Any]:
+                    tried.append(read)
+                    return self._retrying(lambda: self._send(client, read))
+
+                cap = min(request.limit, self.settings.max_hits)
+                rows, summary, sampling = search_capped(send, plan, self._names, self._limits, request, cap)
+                return builder.ok(rows, summary, link=link, sampling=sampling)
+            response = self._retrying(lambda: self._send(client, sent))
+        except ConnectorConfigError as exc:
+            return builder.error(str(exc))
+        except (ApiError, TransportError) as exc:
+            return builder.error(describe_error(exc, tried[-1].describe(), *self._secrets()))
+        rendered = render(plan, sent, response, self._names)
         return builder.ok(rendered.rows, rendered.summary, total=rendered.total, link=link)
 
     def _retrying(self, call: Callable[[], T]) -> T:

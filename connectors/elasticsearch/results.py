@@ -29,7 +29,7 @@ def render(plan: QueryPlan, sent: ReadRequest, response: dict[str, Any], names: 
         return _fields(response)
     if plan.verb == "count":
         count = int(response.get("count", 0))
-        return Rendered([{"count": count}], 1, f"{count} documents match{_shards(response)}")
+        return Rendered([{"count": count}], 1, f"{count} documents match{shard_notes(response)}")
     if plan.verb == "histogram":
         return _histogram(response, sent)
     if plan.verb == "top":
@@ -51,7 +51,7 @@ def flatten(source: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _total(response: dict[str, Any]) -> tuple[int, str]:
+def total_hits(response: dict[str, Any]) -> tuple[int, str]:
     total = response.get("hits", {}).get("total", 0)
     if isinstance(total, dict):
         value = int(total.get("value", 0))
@@ -59,7 +59,7 @@ def _total(response: dict[str, Any]) -> tuple[int, str]:
     return int(total), ""
 
 
-def _shards(response: dict[str, Any]) -> str:
+def shard_notes(response: dict[str, Any]) -> str:
     """A warning when the answer is partial: timed out, or some shards failed."""
     notes: list[str] = []
     if response.get("timed_out"):
@@ -73,11 +73,23 @@ def _shards(response: dict[str, Any]) -> str:
     return "".join(f"; {note}" for note in notes)
 
 
+def sampled_summary(total: int, levels: Counter[str], rows: list[dict[str, Any]], names: FieldNames,
+                    notes: str) -> str:
+    """`N hits; levels: error=…; shown top: …` for a search under the cap policy (exact levels)."""
+    parts = [f"{total} hits"]
+    if levels:
+        parts.append("levels: " + ", ".join(f"{level}={n}" for level, n in levels.most_common()))
+    if rows:
+        messages = Counter(_DIGITS.sub("N", str(row.get(names.message, "")))[:120] for row in rows)
+        parts.append("shown top: " + "; ".join(f"{n}× {msg}" for msg, n in messages.most_common(3)))
+    return "; ".join(parts) + notes
+
+
 def _search(response: dict[str, Any], sent: ReadRequest, names: FieldNames) -> Rendered:
     hits = response.get("hits", {}).get("hits", [])
     rows = [{"_index": hit.get("_index"), "_id": hit.get("_id"), **flatten(hit.get("_source") or {})}
             for hit in hits]
-    total, bound = _total(response)
+    total, bound = total_hits(response)
     bucket_rows, agg_summary = _aggregation_rows(response.get("aggregations") or {})
     levels = Counter(str(row.get(names.level, "?")).lower() for row in rows)
     messages = Counter(_DIGITS.sub("N", str(row.get(names.message, "")))[:120] for row in rows)
@@ -89,7 +101,7 @@ def _search(response: dict[str, Any], sent: ReadRequest, names: FieldNames) -> R
     if agg_summary:
         parts.append(agg_summary)
     parts.extend(sent.notes)
-    return Rendered(bucket_rows + rows, len(bucket_rows) + total, "; ".join(parts) + _shards(response))
+    return Rendered(bucket_rows + rows, len(bucket_rows) + total, "; ".join(parts) + shard_notes(response))
 
 
 def _aggregation_rows(aggregations: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
@@ -122,17 +134,17 @@ def _histogram(response: dict[str, Any], sent: ReadRequest) -> Rendered:
     buckets = response.get("aggregations", {}).get(HISTOGRAM, {}).get("buckets", [])
     rows = [{"time": b.get("key_as_string", b.get("key")), "count": int(b.get("doc_count", 0))}
             for b in buckets]
-    total, bound = _total(response)
+    total, bound = total_hits(response)
     interval = sent.body["aggs"][HISTOGRAM]["date_histogram"]["fixed_interval"]
     if not total:
-        return Rendered(rows, 0, "no documents matched" + _shards(response))
+        return Rendered(rows, 0, "no documents matched" + shard_notes(response))
     nonzero = [row for row in rows if row["count"]]
     peak = max(rows, key=lambda row: row["count"])
     summary = (f"{bound}{total} documents in {len(rows)} buckets of {interval}; "
                f"peak {peak['count']} at {peak['time']}; "
                f"first at {nonzero[0]['time']}, last at {nonzero[-1]['time']}" if nonzero else
                f"{bound}{total} documents in {len(rows)} buckets of {interval}")
-    return Rendered(rows, len(rows), summary + _shards(response))
+    return Rendered(rows, len(rows), summary + shard_notes(response))
 
 
 def _top(response: dict[str, Any], plan: QueryPlan) -> Rendered:
@@ -140,15 +152,15 @@ def _top(response: dict[str, Any], plan: QueryPlan) -> Rendered:
     buckets = result.get("buckets", [])
     rows = [{"value": b.get("key_as_string", b.get("key")), "count": int(b.get("doc_count", 0))}
             for b in buckets]
-    total, bound = _total(response)
+    total, bound = total_hits(response)
     if not rows:
         return Rendered([], 0, f"no values of {plan.term_field} among {bound}{total} matching documents"
-                        + _shards(response))
+                        + shard_notes(response))
     shown = "; ".join(f"{row['count']}× {str(row['value'])[:120]}" for row in rows[:5])
     other = int(result.get("sum_other_doc_count") or 0)
     tail = f"; {other} more in other values" if other else ""
     summary = f"{bound}{total} documents; top {plan.term_field}: {shown}{tail}"
-    return Rendered(rows, len(rows), summary + _shards(response))
+    return Rendered(rows, len(rows), summary + shard_notes(response))
 
 
 def _fields(response: dict[str, Any]) -> Rendered:

@@ -88,20 +88,30 @@ def test_logs_follow_cursors_until_the_last_page(dd, fake: FakeDatadog):
     assert ev.summary.startswith("18 log lines (error=12, info=6); top: 12× connection refused")
 
 
-def test_logs_stop_at_the_request_limit_keeping_the_newest(dd, fake: FakeDatadog):
+def test_logs_over_the_limit_keep_the_newest_and_a_per_minute_sample(dd, fake: FakeDatadog):
     ev = dd.query(req("logs: service:checkout", limit=7))
-    assert [r.body["page"]["limit"] for r in fake.requests] == [5, 2]
-    assert ev.row_count == 7 and ev.truncated
-    assert ev.rows[-1]["timestamp"] == at(300 + 60 * 11).isoformat()  # the newest line, last
-    assert "newest 7 lines shown, more matched (stopped after 2 page(s))" in ev.summary
+    assert fake.routes()[:2] == ["logs", "logs_aggregate"]
+    assert fake.requests[0].body["page"]["limit"] == 4  # the newest half of the limit
+    assert ev.row_count == 18 and ev.truncated and len(ev.rows) == 7
+    stamps = [r["timestamp"] for r in ev.rows]
+    assert stamps == sorted(stamps)
+    assert stamps[-1] == at(300 + 60 * 11).isoformat()  # the newest line, last
+    assert ev.summary.startswith("18 log lines (error=12, info=6); top: ")
+    assert ev.summary.endswith("(sampled: newest 4 + per-minute stratified sample of 3 from 18 matched, "
+                               "per-minute searches)")
+    assert ev.sampling is not None
+    assert sum(minute.count for minute in ev.sampling.per_minute) == 18
 
 
-def test_logs_stop_at_the_page_cap(fake: FakeDatadog, secrets: dict[str, Any]):
+def test_logs_at_the_page_cap_sample_the_rest(fake: FakeDatadog, secrets: dict[str, Any]):
     fake.reset()
     dd = make(fake, secrets, page_size=2, max_pages=3)
     ev = dd.query(req("logs: service:checkout"))
-    assert fake.routes() == ["logs"] * 3
-    assert ev.row_count == 6 and ev.truncated
+    assert fake.routes()[:4] == ["logs", "logs", "logs", "logs_aggregate"]  # newest lines up to the cap
+    assert [r.body["page"].get("cursor") is None for r in fake.requests if r.route == "logs"][:4] == [
+        True, False, False, True]  # then fresh searches over the older minutes
+    # the older minutes are read by one search each (one line per minute here): every line is kept
+    assert (ev.row_count, len(ev.rows), ev.truncated) == (18, 18, False)
 
 
 def test_logs_time_range_and_no_data(dd):

@@ -269,7 +269,8 @@ def test_cli_query_prints_evidence_as_json(cli_config: Path):
                                  "--until", end, "--limit", "5", "--json"])
     assert result.exit_code == 0, result.output
     evidence = json.loads(result.output)
-    assert (evidence["status"], evidence["row_count"], evidence["truncated"]) == ("ok", 5, True)
+    assert (evidence["status"], evidence["row_count"], evidence["truncated"]) == ("ok", 12, True)
+    assert len(evidence["rows"]) == 5 and evidence["sampling"]["matched"] == 12
     assert evidence["link"].startswith("https://app.datadoghq.eu/logs?query=service%3Acheckout")
     assert datetime.fromisoformat(evidence["start"]) == T0.astimezone(UTC)
 

@@ -68,7 +68,7 @@ def test_time_range_applies_to_raw_dsl_search(es: ElasticsearchConnector):
 
 # --- search -------------------------------------------------------------------------------------
 
-def test_search_returns_newest_first_flattened_and_bounded(es: ElasticsearchConnector):
+def test_search_keeps_the_newest_and_a_sample_oldest_first_flattened(es: ElasticsearchConnector):
     request = req('level=error "timeout"', limit=5)
     ev = es.query(request)
     assert ev.status == EvidenceStatus.OK
@@ -77,15 +77,20 @@ def test_search_returns_newest_first_flattened_and_bounded(es: ElasticsearchConn
     assert ev.row_count == 40
     assert ev.truncated is True
     assert len(ev.rows) == 5
-    first = ev.rows[0]
-    assert first["@timestamp"] == "2024-05-01T12:39:30Z"
-    assert first["_index"] == CHECKOUT
-    assert (first["log.level"], first["service.name"], first["http.status"], first["trace.id"]) == (
+    last = ev.rows[-1]
+    assert last["@timestamp"] == "2024-05-01T12:39:30Z"
+    assert last["_index"] == CHECKOUT
+    assert (last["log.level"], last["service.name"], last["http.status"], last["trace.id"]) == (
         "error", "checkout", 504, "t-039")
     stamps = [row["@timestamp"] for row in ev.rows]
-    assert stamps == sorted(stamps, reverse=True)
-    assert ev.summary == ("40 hits (showing the newest 5); shown levels: error=5; "
-                          "shown top: 5× timeout talking to db after N ms")
+    assert stamps == sorted(stamps)
+    assert stamps[-3:] == ["2024-05-01T12:38:30Z", "2024-05-01T12:39:00Z", "2024-05-01T12:39:30Z"]
+    assert all(stamp < "2024-05-01T12:38:30Z" for stamp in stamps[:2])  # sampled from older minutes
+    assert ev.summary == ("40 hits; levels: error=40; shown top: 5× timeout talking to db after N ms "
+                          "(sampled: newest 3 + per-minute stratified sample of 2 from 40 matched, "
+                          "random top hits per minute)")
+    assert ev.sampling is not None
+    assert sum(minute.count for minute in ev.sampling.per_minute) == 40
     assert ev.link is None
 
 
@@ -93,7 +98,8 @@ def test_search_without_truncation(es: ElasticsearchConnector):
     ev = es.query(req("service=payments"))
     assert ev.row_count == 10
     assert ev.truncated is False
-    assert ev.summary == "10 hits (newest first); shown levels: info=10; shown top: 10× charge ok"
+    assert ev.summary == "10 hits; levels: info=10; shown top: 10× charge ok"
+    assert ev.sampling is not None and ev.sampling.method == "all 10 matched lines"
 
 
 @pytest.mark.parametrize(("query", "expected"), [

@@ -264,8 +264,14 @@ def test_row_limit_truncates_and_reports_true_total(tmp_path: Path):
     assert ev.status == EvidenceStatus.OK
     assert ev.truncated is True
     assert ev.row_count == 50
-    assert messages(ev) == [f"m{s}" for s in range(1, 8)]  # the oldest ones are kept
+    kept = messages(ev)
+    assert kept[-4:] == ["m47", "m48", "m49", "m50"]  # the newest are kept, oldest first
+    assert len(kept) == 7 and set(kept[:3]) <= {f"m{s}" for s in range(1, 47)}
+    assert kept == messages(connector("files_logs", path).query(req("", limit=7)))  # same on a rerun
     assert ev.summary.startswith("50 lines (info=50)")
+    assert ev.summary.endswith("(sampled: newest 4 + per-minute stratified sample of 3 from 50 matched)")
+    assert ev.sampling is not None
+    assert (ev.sampling.matched, ev.sampling.kept, ev.sampling.newest, ev.sampling.sampled) == (50, 7, 4, 3)
 
 
 def test_exactly_limit_rows_is_not_truncated(tmp_path: Path):

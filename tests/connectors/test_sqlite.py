@@ -239,8 +239,9 @@ def test_row_limit_truncates(sqlite_conn):
     assert ev.status == EvidenceStatus.OK
     assert ev.rows == [{"id": 1}, {"id": 2}]
     assert ev.truncated is True
-    assert ev.row_count > len(ev.rows)  # a lower bound: the rest is never fetched
-    assert ev.summary.startswith("2+ rows; columns: id; first row: {'id': 1}")
+    assert ev.row_count == len(ROWS)  # exact: the rest is counted, not kept
+    assert ev.sampling is None  # no time column: the first rows, in the statement's order
+    assert ev.summary.startswith("5 rows (first 2 kept); columns: id; first row: {'id': 1}")
 
 
 def test_exactly_limit_rows_is_not_truncated(sqlite_conn):

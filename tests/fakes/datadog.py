@@ -4,6 +4,7 @@
 - `GET  /api/v1/validate`                        → `{"valid": true}` (API key only)
 - `POST /api/v2/logs/events/search`              → `{"data": [Log], "links": {"next"}, "meta": {"page":
   {"after"}, "status", "elapsed", "request_id", "warnings"}}`, cursor-paginated
+- `POST /api/v2/logs/analytics/aggregate`         → `LogsAggregateResponse` (counts; see `datadog_aggregate`)
 - `GET  /api/v1/query?from&to&query`             → `MetricsQueryResponse` (`series[].pointlist`)
 - `GET  /api/v1/monitor/{id}?group_states`       → `Monitor`; `GET /api/v1/monitor` → `[Monitor]`
 - `GET  /api/v2/events?filter[query]&...`        → `EventsListResponse`, cursor-paginated
@@ -24,12 +25,16 @@ import json
 import re
 import threading
 import time
+from bisect import bisect_left, bisect_right
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.datadog_aggregate import AggregateError, aggregate, check_body
 
 Json = dict[str, Any]
 FORBIDDEN = {"errors": ["Forbidden"]}
@@ -37,6 +42,7 @@ NO_PERMISSION = {"errors": ["Failed permission authorization checks"]}
 _ROUTES = [
     ("validate", "GET", re.compile(r"^/api/v1/validate$")),
     ("logs", "POST", re.compile(r"^/api/v2/logs/events/search$")),
+    ("logs_aggregate", "POST", re.compile(r"^/api/v2/logs/analytics/aggregate$")),
     ("metrics", "GET", re.compile(r"^/api/v1/query$")),
     ("monitor", "GET", re.compile(r"^/api/v1/monitor/(?P<id>[^/]+)$")),
     ("monitors", "GET", re.compile(r"^/api/v1/monitor$")),
@@ -93,11 +99,16 @@ def parse_time(value: str) -> datetime:
         raise BadRequest(f"invalid time {value!r}") from exc
 
 
-def matches(query: str, text: str, fields: dict[str, Any], tags: list[str]) -> bool:
-    """The fake's search: every term must hold (`AND` is implicit)."""
+@lru_cache(maxsize=64)
+def _terms(query: str) -> tuple[str, ...]:
     if query.count('"') % 2 or query.count("(") != query.count(")"):
         raise BadRequest(f"invalid query: unbalanced quotes or parentheses in {query!r}")
-    for raw in _TOKEN.findall(query):
+    return tuple(_TOKEN.findall(query))
+
+
+def matches(query: str, text: str, fields: dict[str, Any], tags: list[str]) -> bool:
+    """The fake's search: every term must hold (`AND` is implicit)."""
+    for raw in _terms(query):
         negate, term = raw.startswith("-"), raw.lstrip("-")
         if term in ("*", "AND"):
             continue
@@ -145,6 +156,7 @@ class FakeDatadog:
         self.denied: set[str] = set()
         self.requests: list[Recorded] = []
         self._script: dict[str, deque[Scripted]] = defaultdict(deque)
+        self._sorted: tuple[tuple[int, int], list[datetime], list[Json]] | None = None
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
@@ -230,13 +242,43 @@ class FakeDatadog:
         limit = page.get("limit", 10)
         if not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise BadRequest("page[limit] must be between 1 and 1000")
-        start, end = parse_time(filt.get("from", "")), parse_time(filt.get("to", ""))
-        text = filt.get("query", "*")
-        hits = [log for log in self.logs if start <= parse_time(log["attributes"]["timestamp"]) <= end
-                and matches(text, log["attributes"].get("message", ""), _log_fields(log),
-                            log["attributes"].get("tags", []))]
+        hits = [log for _, log in self._matching(filt)]
         hits.sort(key=lambda log: log["attributes"]["timestamp"], reverse=body.get("sort") == "-timestamp")
         return self._page(hits, _offset(page.get("cursor")), limit, "/api/v2/logs/events")
+
+    def _logs_aggregate(self, query: dict[str, list[str]], body: Any, params: dict[str, str]) -> Any:
+        try:
+            request = check_body(body)
+        except AggregateError as exc:
+            raise BadRequest(str(exc)) from exc
+        found = self._matching(request.get("filter") or {})
+        data, more = aggregate(request, [stamp for stamp, _ in found], [log for _, log in found],
+                               _offset((request.get("page") or {}).get("cursor")))
+        meta: Json = {"elapsed": 9, "request_id": "agg-1", "status": "done"}
+        if more is not None:
+            meta["page"] = {"after": _cursor(more)}
+        return {"data": data, "meta": meta}
+
+    def _matching(self, filt: Json) -> list[tuple[datetime, Json]]:
+        """Logs in [from, to] (both inclusive, as before) that match the filter's query."""
+        if set(filt) - {"from", "to", "query", "indexes", "storage_tier"}:
+            raise BadRequest(f"unknown field in filter {filt!r}")
+        start, end = parse_time(filt.get("from", "")), parse_time(filt.get("to", ""))
+        text = filt.get("query", "*")
+        stamps, logs = self._by_time()
+        window = range(bisect_left(stamps, start), bisect_right(stamps, end))
+        return [(stamps[i], logs[i]) for i in window
+                if matches(text, logs[i]["attributes"].get("message", ""), _log_fields(logs[i]),
+                           logs[i]["attributes"].get("tags", []))]
+
+    def _by_time(self) -> tuple[list[datetime], list[Json]]:
+        """`logs` sorted by time with parsed stamps, rebuilt when the list is replaced or grows."""
+        key = (id(self.logs), len(self.logs))
+        if self._sorted is None or self._sorted[0] != key:
+            pairs = sorted(((parse_time(log["attributes"]["timestamp"]), log) for log in self.logs),
+                           key=lambda pair: pair[0])
+            self._sorted = (key, [stamp for stamp, _ in pairs], [log for _, log in pairs])
+        return self._sorted[1], self._sorted[2]
 
     def _events(self, query: dict[str, list[str]], body: Any, params: dict[str, str]) -> Any:
         def one(name: str, default: str) -> str:
