@@ -166,15 +166,25 @@ class EvidenceBuilder:
     """Times one query and turns its outcome into `Evidence`; shared by every connector."""
 
     def __init__(self, connector: Connector, request: QueryRequest) -> None:
+        from connectors.secrets import settings_secrets  # it imports this module
+
         self._connector = connector
         self._request = request
         self._started = time.perf_counter()
+        # The connector's own credentials never reach evidence, even where a configured query
+        # or a backend's error message quotes them.
+        self._secrets = settings_secrets(getattr(connector, "settings", None))
+
+    def _scrub(self, text: str) -> str:
+        from connectors.secrets import scrub
+
+        return scrub(text, *self._secrets) if self._secrets else text
 
     def _base(self) -> dict[str, Any]:
         return {
             "connector": self._connector.name,
             "kind": self._connector.kind,
-            "query": self._request.query,
+            "query": self._scrub(self._request.query),
             "start": self._request.start,
             "end": self._request.end,
             "duration_ms": round((time.perf_counter() - self._started) * 1000, 3),
@@ -194,7 +204,10 @@ class EvidenceBuilder:
         With `sampling`, `rows` were already chosen by `connectors.sampling` and the count is
         `sampling.matched`; the method goes into the summary so the report says what was kept.
         """
+        from connectors.secrets import scrub_value
+
         kept, cut = bounded_rows(rows, self._request.limit)
+        kept = scrub_value(kept, self._secrets)
         count = sampling.matched if sampling else len(rows) if total is None else total
         status = EvidenceStatus.OK if count else EvidenceStatus.NO_DATA
         if sampling and sampling.kept < sampling.matched:
@@ -204,12 +217,13 @@ class EvidenceBuilder:
             status=status,
             row_count=count,
             truncated=cut or count > len(kept),
-            link=link,
+            link=self._scrub(link) if link else link,
             rows=kept,
-            summary=summary if count else "no rows matched",
+            summary=self._scrub(summary) if count else "no rows matched",
             sampling=sampling,
         )
 
     def error(self, message: str) -> Evidence:
         """Evidence for a query the backend (or the guard) rejected."""
+        message = self._scrub(message)
         return Evidence(**self._base(), status=EvidenceStatus.ERROR, error=message, summary=message)

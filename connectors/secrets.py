@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote, quote_plus
 
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
@@ -47,9 +49,51 @@ class SecretRef(BaseModel):
 
 
 def scrub(text: str, *secrets: SecretStr | str | None) -> str:
-    """Remove every secret's value from a message (backend errors sometimes echo them)."""
+    """Remove every secret's value from a message (backend errors sometimes echo them), also
+    where it appears URL-encoded (a deep link or a DSN quotes it)."""
     for secret in secrets:
         value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
         if value and len(value) >= 4:
-            text = text.replace(value, "[redacted]")
+            for form in sorted({value, quote(value, safe=""), quote_plus(value)}, key=len, reverse=True):
+                text = text.replace(form, "[redacted]")
     return text
+
+
+def settings_secrets(settings: Any) -> list[str]:
+    """The values of every secret a connector's settings hold or reference (`SecretRef`s are
+    resolved; one that cannot be read is skipped: it cannot have been sent anywhere)."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, SecretRef):
+            try:
+                found.append(value.resolve().get_secret_value())
+            except ConnectorConfigError:
+                return
+        elif isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+        elif isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                walk(getattr(value, name))
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item)
+
+    walk(settings)
+    return [value for value in found if len(value) >= 4]
+
+
+def scrub_value(value: Any, secrets: list[str]) -> Any:
+    """A copy of a JSON-like value (rows) with every secret's value removed from its strings."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return scrub(value, *secrets)
+    if isinstance(value, dict):
+        return {key: scrub_value(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrub_value(item, secrets) for item in value]
+    return value

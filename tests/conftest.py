@@ -41,6 +41,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "data_dir": tmp_path / "data",
         "pagerduty_webhook_secrets": [SecretStr(PD_SECRET)],
         "datadog_webhook_token": SecretStr(DD_TOKEN),
+        "alertmanager_open": True,  # tests/intake/test_alertmanager_auth.py checks the closed default
         "public_url": "http://triage.test",
     }
     values.update(overrides)

@@ -12,8 +12,10 @@ from starlette.concurrency import run_in_threadpool
 from triage import __version__, probes
 from triage.intake import alertmanager, datadog, pagerduty
 from triage.intake.common import IntakeError
+from triage.report import docs as report_docs
 from triage.report import routes as report_routes
 from triage.report.access import LinkRefused, refused_page
+from triage.report.safety import SecurityHeaders
 from triage.runtime import Runtime
 
 
@@ -34,10 +36,13 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
         else:
             yield
 
-    app = FastAPI(title="SRE auto-triage", version=__version__, lifespan=lifespan)
+    # The docs are served by `report_docs`, behind the API's credentials when it has any.
+    app = FastAPI(title="SRE auto-triage", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
     app.state.runtime = runtime
     app.state.run_worker = run_worker  # /readyz checks the worker only where one should run
     app.add_middleware(probes.WebhookMetricsMiddleware, metrics=runtime.metrics)
+    app.add_middleware(SecurityHeaders)  # CSP, nosniff, Referrer-Policy on every response
 
     @app.exception_handler(IntakeError)
     async def intake_error(_: Request, exc: IntakeError) -> JSONResponse:
@@ -58,4 +63,5 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     app.include_router(datadog.router)
     app.include_router(report_routes.router)
     app.include_router(probes.router)
+    app.include_router(report_docs.router)
     return app

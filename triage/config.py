@@ -49,6 +49,8 @@ class Settings(BaseSettings, ClaudeSettings, NotifySettings, AccessSettings):
     pagerduty_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     alertmanager_bearer_token: SecretStr | None = None
     alertmanager_basic_auth: SecretStr | None = Field(default=None, description="user:password")
+    alertmanager_open: bool = Field(default=False, description="accept Alertmanager webhooks "
+                                    "without credentials when neither of the two above is set")
     datadog_webhook_token: SecretStr | None = None
     max_body_bytes: int = 256 * 1024
     worker_id: str = "local"

@@ -10,6 +10,7 @@ SELECT current_user AS role, current_database() AS database,
        current_setting('default_transaction_read_only') AS default_read_only,
        r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypassrls,
        has_database_privilege(current_database(), 'CREATE') AS can_create_schemas,
+       has_database_privilege(current_database(), 'TEMPORARY') AS can_create_temp,
        ARRAY(SELECT b.rolname::text FROM pg_roles b
              WHERE b.rolname IN ('pg_read_all_data', 'pg_monitor', 'pg_read_all_stats',
                                  'pg_write_all_data', 'pg_signal_backend',
@@ -98,4 +99,11 @@ def read_details(identity: dict[str, Any], readable: dict[str, Any]) -> list[str
     if not identity["rolsuper"] and not roles & {"pg_monitor", "pg_read_all_stats"}:
         details.append("not a member of pg_monitor: the diagnostics cannot see other roles' "
                        "queries (see infra/sql/readonly_role.sql)")
+    if identity.get("can_create_temp") and not identity["rolsuper"]:
+        # Temporary tables change no data, but they are writes (disk, catalog churn) that a
+        # read-only role has no use for; PUBLIC holds TEMPORARY on every database by default.
+        details.append(f"can create temporary tables (TEMPORARY on database {identity['database']}, "
+                       "usually through PUBLIC; infra/sql/readonly_role.sql revokes it)")
+    elif not identity["rolsuper"]:
+        details.append("cannot create temporary tables")
     return details

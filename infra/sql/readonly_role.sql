@@ -40,3 +40,33 @@ ALTER ROLE triage_ro SET idle_in_transaction_session_timeout = '60s';
 -- changed that default. On an older cluster, `triage connectors test` will report
 -- "CREATE on schema public" until you run (it affects every role, so decide deliberately):
 --     REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+
+-- PUBLIC holds TEMPORARY on every database by default, so any role can CREATE TEMP TABLE.
+-- Revoke it database by database (TEMPORARY is a database privilege) and give it back to the
+-- login roles that have it today through PUBLIC, so existing applications keep their temporary
+-- tables; roles created later need an explicit `GRANT TEMPORARY ON DATABASE ... TO role`.
+-- Databases created later start with PUBLIC's default again: re-run this script after creating
+-- one (it only acts where PUBLIC still holds TEMPORARY). `triage connectors test` says
+-- "cannot create temporary tables" once it is done.
+DO $$
+DECLARE
+    db text;
+    grantee text;
+BEGIN
+    FOR db IN
+        SELECT d.datname FROM pg_database d
+        WHERE d.datallowconn AND NOT d.datistemplate
+          AND EXISTS (SELECT FROM aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
+                      WHERE a.grantee = 0 AND a.privilege_type = 'TEMPORARY')
+    LOOP
+        EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', db);
+        FOR grantee IN
+            SELECT r.rolname FROM pg_roles r
+            WHERE r.rolcanlogin AND NOT r.rolsuper AND r.rolname <> 'triage_ro'
+              AND r.rolname !~ '^pg_'
+        LOOP
+            EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO %I', db, grantee);
+        END LOOP;
+    END LOOP;
+END
+$$;

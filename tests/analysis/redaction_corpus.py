@@ -234,6 +234,15 @@ def _pw() -> str:
 PLANTS: list[Plant] = [*_vendors(), *_keys(), *_http_and_urls(), *_labelled(), *_personal()]
 
 
+def _more() -> list[Plant]:
+    from tests.analysis.redaction_corpus_more import more_plants  # it builds on this module
+
+    return more_plants()
+
+
+PLANTS += _more()
+
+
 def every_secret() -> list[str]:
     """Every planted value, for leak checks over whole documents."""
     return [secret for plant in PLANTS for secret in plant.secrets]

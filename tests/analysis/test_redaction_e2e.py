@@ -5,7 +5,6 @@ and deploys; after a full investigation nothing planted is left in the stored st
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
 import logging
@@ -19,6 +18,7 @@ import sqlalchemy as sa
 import yaml
 from fastapi.testclient import TestClient
 
+from tests.analysis.leaks import partial_leaks
 from tests.analysis.redaction_corpus import PLANTS, every_secret
 from tests.conftest import DEMO, make_settings
 from triage.app import create_app
@@ -51,6 +51,7 @@ def _plant(bundle: Path) -> None:
         for at, plant in zip(INCIDENT_MINUTES, PLANTS, strict=True):
             logs.write(json.dumps({"timestamp": at, "service": "checkout", "level": "error",
                                    "message": f"checkout failed: {plant.text}", "host": "checkout-1",
+                                   "detail": plant.text,
                                    "headers": {"Authorization": f"Token {plant.secrets[0]}"}}) + "\n")
 
     rows = list(csv.DictReader(io.StringIO((bundle / "metrics.csv").read_text())))
@@ -69,9 +70,10 @@ def _plant(bundle: Path) -> None:
         sql.write("CREATE TABLE customers (id INTEGER PRIMARY KEY, note TEXT, api_key TEXT);\n" + inserts)
 
     deploys = json.loads((bundle / "deploys.json").read_text())
-    deploys.append({"id": "dep-1043", "service": "checkout", "commit": "1" * 40,
-                    "deployed_at": "2026-11-20T13:30:00Z", "author": "ann.lee@acme-corp.example",
-                    "description": " | ".join(texts[:20]), "files": ["config/secrets.yaml"]})
+    deploys += [{"id": f"dep-10{43 + n}", "service": "checkout", "commit": f"{n:x}c0ffee" * 5,
+                 "deployed_at": f"2026-11-20T13:{30 - n:02d}:00Z", "author": "ann.lee@acme-corp.example",
+                 "description": " | ".join(texts[at:at + 20]), "files": ["config/secrets.yaml"]}
+                for n, at in enumerate(range(0, len(texts), 20))]
     (bundle / "deploys.json").write_text(json.dumps(deploys))
 
     scenario = yaml.safe_load((bundle / "scenario.yaml").read_text())
@@ -126,11 +128,8 @@ class _Capture(logging.Handler):
 
 
 def _leaks(document: str) -> list[str]:
-    """Planted values found in `document`, raw or JSON / HTML escaped."""
-    def forms(secret: str) -> set[str]:
-        quoted = json.dumps(secret)[1:-1]
-        return {secret, quoted, html.escape(secret), html.escape(quoted), json.dumps(quoted)[1:-1]}
-    return [secret for secret in every_secret() if any(form in document for form in forms(secret))]
+    """Planted values found in `document`, whole or in part, raw or JSON / HTML escaped."""
+    return partial_leaks(document, every_secret())
 
 
 def _table_text(runtime: Runtime, table: sa.Table) -> str:
@@ -145,9 +144,9 @@ def test_the_planted_investigation_completed_and_saw_the_plants(investigated: In
     queried = {q.name.rsplit(" on ", 1)[1] for q in investigated.outcome.report.queries
                if q.status == "ok"}
     assert queried == {"logs", "metrics", "orders_db", "deploys"}
-    for kind in ("github-token", "payment-card", "email", "private-key", "url-password", "jwt",
-                 "phone", "aws-secret-key", "authorization"):
-        assert f"[redacted:{kind}]" in stored, kind
+    missing = sorted({p.kind for p in PLANTS if f"[redacted:{p.kind}]" not in stored})
+    assert missing == []
+    assert '"detail": "[redacted:' in stored  # the log field placement reached the store
     assert "[redacted:" in investigated.outcome.report.alert["title"]
 
 

@@ -6,7 +6,9 @@ brain, a report or a note.
     result = redactor.redact({"rows": rows})       # result.value, result.counts (by kind)
 
 What is found is listed in `redaction_rules` (vendor tokens, keys in URLs / headers / key=value
-pairs / JSON / XML, PEM private keys, JWTs; e-mail addresses, payment cards, phone numbers).
+pairs / JSON / XML, PEM private keys; e-mail addresses, payment cards, phone numbers) and
+`redaction_detectors` (detect-secrets' vendor rules and JWT check, high-entropy values after a
+key-ish word, Heroku keys, `.pgpass` lines; IBANs and US SSNs validated by python-stdnum).
 Configuration (`redaction:` in triage.yaml): `allow` regexes exempt a value they match in full,
 `deny` rules redact more shapes, `keep_pii` turns off chosen personal-data kinds. Secret kinds
 cannot be turned off: a false positive is fixed with `allow`.
@@ -23,9 +25,11 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connectors import Evidence
+from triage.analysis.redaction_detectors import CONTEXT_RULES, PII_RULES, VENDOR_RULES
 from triage.analysis.redaction_rules import (
     BUILTIN_RULES,
     MARKER_PREFIX,
+    PII_KINDS,
     SECRET_FIELD,
     Rule,
     kind_for_key,
@@ -34,6 +38,12 @@ from triage.analysis.redaction_rules import (
 from triage.models import StepRecord
 
 M = TypeVar("M", bound=BaseModel)
+_OWN_SECRETS = tuple(r for r in BUILTIN_RULES if r.kind not in PII_KINDS)
+# Order: PEM blocks first (their body holds every shape), then vendor shapes so a value gets its
+# vendor's name, the labelled `key=value` rules, the key-ish context rules, personal data last.
+RULES: tuple[Rule, ...] = (
+    _OWN_SECRETS[0], *VENDOR_RULES, *_OWN_SECRETS[1:], *CONTEXT_RULES,
+    *(r for r in BUILTIN_RULES if r.kind in PII_KINDS), *PII_RULES)
 _FIELD_PLACEHOLDERS = frozenset({"", "true", "false", "null", "none", "***", "redacted"})
 # Integers this long may be card numbers stored in a numeric column; shorter ones never are.
 _CARD_SIZED = 10**12
@@ -71,7 +81,7 @@ class RedactionConfig(BaseModel):
     allow: list[str] = Field(default_factory=list,
                              description="regexes; a candidate they match in full is kept")
     deny: list[DenyRule] = Field(default_factory=list, description="run before the built-in rules")
-    keep_pii: list[Literal["email", "payment-card", "phone"]] = Field(
+    keep_pii: list[Literal["email", "payment-card", "phone", "us-ssn", "iban"]] = Field(
         default_factory=list, description="personal-data kinds not to redact")
 
     @field_validator("allow")
@@ -102,7 +112,7 @@ class Redactor:
         custom = [Rule(d.kind, re.compile(d.pattern, re.I if d.ignore_case else 0))
                   for d in self.config.deny]
         keep = set(self.config.keep_pii)
-        self._rules = (*custom, *(r for r in BUILTIN_RULES if r.kind not in keep))
+        self._rules = (*custom, *(r for r in RULES if r.kind not in keep))
         self._unhinted = tuple(r for r in self._rules if not r.hints)
         # One scan finds every hint present (a lookahead, so overlapping hints all count); a
         # found hint also stands for the shorter hints inside it. Checking ~100 substrings per

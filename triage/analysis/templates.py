@@ -184,7 +184,7 @@ class _Stats:
     incident: int = 0
     severity: int = 0
     samples: list[str] = field(default_factory=list)
-    # Hashes of the raw lines already sampled, so samples differ without keeping raw text.
+    # Hashes of the (redacted) lines already sampled, so samples differ.
     sampled: set[int] = field(default_factory=set)
 
 
@@ -192,8 +192,9 @@ class TemplateWindows:
     """Streams timestamped lines and compares the incident window [onset, …) with the baseline.
 
     Memory is bounded: at most `max_clusters` templates (LRU), `samples` samples per template.
-    Samples go through `redact` when captured, then are clipped, so raw text is never kept and a
-    secret is never cut in half before redaction could recognise it.
+    Every line goes through `redact` first, before it is masked, mined, sampled or clipped, so
+    neither a template nor a sample is made from raw text, and a secret is never cut in half (or
+    its digits masked) before redaction could recognise it.
     """
 
     def __init__(self, window: AnalysisWindow, *, config: MinerConfig | None = None,
@@ -215,6 +216,9 @@ class TemplateWindows:
     def add(self, stamp: datetime, message: str, severity: int = 0) -> int:
         """Count one line in its window; the id of its template. Severity: the caller's rank of
         the line's level (e.g. 2 error, 1 warning); a template keeps the highest it has seen."""
+        # Redact the raw line before masking: masking rewrites digits, and a half-masked secret
+        # (`AKIA1B2C…` -> `AKIA<NUM>B…`) no longer matches a redaction rule.
+        message = self._redact(message)
         cluster_id = self.miner.add(message)
         stats = self._stats.get(cluster_id)
         if stats is None:
@@ -231,7 +235,7 @@ class TemplateWindows:
         self.incident_lines += 1
         if len(stats.samples) < self._samples and hash(message) not in stats.sampled:
             stats.sampled.add(hash(message))
-            stats.samples.append(_clip(self._redact(message), self._max_sample_chars))
+            stats.samples.append(_clip(message, self._max_sample_chars))
         return cluster_id
 
     def _change(self, cluster_id: int, stats: _Stats) -> TemplateChange:

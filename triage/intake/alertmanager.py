@@ -59,8 +59,22 @@ class AlertmanagerWebhook(BaseModel):
     alerts: list[AlertmanagerAlert]
 
 
+def auth_status(settings: Settings) -> str:
+    """How this intake authenticates, for `triage config check`."""
+    if settings.alertmanager_bearer_token is not None:
+        return "Alertmanager intake: enabled (bearer token)"
+    if settings.alertmanager_basic_auth is not None:
+        return "Alertmanager intake: enabled (basic auth)"
+    if settings.alertmanager_open:
+        return ("Alertmanager intake: enabled, OPEN — anyone who reaches the webhook can start "
+                "an investigation (TRIAGE_ALERTMANAGER_OPEN=true)")
+    return ("Alertmanager intake: disabled — set TRIAGE_ALERTMANAGER_BEARER_TOKEN (or _BASIC_AUTH), "
+            "or TRIAGE_ALERTMANAGER_OPEN=true to accept it unauthenticated")
+
+
 def authenticate(header: str | None, settings: Settings) -> None:
-    """Check the configured bearer token or basic credentials; open when neither is set."""
+    """Check the configured bearer token or basic credentials; refuse every delivery when neither
+    is set, unless the intake was explicitly opened (`TRIAGE_ALERTMANAGER_OPEN`)."""
     if settings.alertmanager_bearer_token is not None:
         check_bearer(header, settings.alertmanager_bearer_token)
     elif settings.alertmanager_basic_auth is not None:
@@ -73,6 +87,12 @@ def authenticate(header: str | None, settings: Settings) -> None:
         expected = settings.alertmanager_basic_auth.get_secret_value().encode()
         if not hmac.compare_digest(given, expected):
             raise IntakeError(401, "credentials do not match")
+    elif not settings.alertmanager_open:
+        # Unauthenticated intake would let anyone who reaches the webhook plant alerts (titles,
+        # links) in reports: it has to be chosen, not fallen into.
+        raise IntakeError(401, "Alertmanager intake needs credentials: the server has no "
+                               "TRIAGE_ALERTMANAGER_BEARER_TOKEN or _BASIC_AUTH (or set "
+                               "TRIAGE_ALERTMANAGER_OPEN=true)")
 
 
 def dedup_key(alert: AlertmanagerAlert) -> str:

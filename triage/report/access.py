@@ -23,10 +23,12 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from triage.report.links import LinkState, ReportLinks, Verdict, links_for
+from triage.report.safety import page_css
 from triage.runtime import Runtime
 
 _ENV = Environment(loader=PackageLoader("triage.report", "templates"),
                    autoescape=select_autoescape(enabled_extensions=("html", "html.j2")))
+_ENV.globals["page_css"] = page_css
 # Report pages carry their token in the URL: never send it on to backend UIs a reader clicks.
 PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "private, no-store"}
 _TITLES = {LinkState.UNSIGNED: "This report link is not signed",

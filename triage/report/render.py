@@ -9,6 +9,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from triage.report.build import Report
+from triage.report.safety import page_css, safe_url
 
 _ENV = Environment(
     loader=PackageLoader("triage.report", "templates"),
@@ -20,6 +21,9 @@ _ENV.filters["pct"] = lambda value: f"{float(value):.0%}"
 _ENV.filters["tojson_pretty"] = lambda value: json.dumps(value, indent=2, default=str)
 _ENV.filters["hhmm"] = lambda value: value.strftime("%Y-%m-%d %H:%M:%S UTC")
 _ENV.filters["shjoin"] = lambda argv: shlex.join(str(arg) for arg in argv)
+# Every URL from input goes through `safe_url` before it becomes a link (no javascript:).
+_ENV.filters["safe_url"] = safe_url
+_ENV.globals["page_css"] = page_css
 
 
 def _context(report: Report) -> dict[str, Any]:

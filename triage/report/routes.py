@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from triage import repository as repo
@@ -18,6 +18,7 @@ from triage.report.access import (
 )
 from triage.report.build import Report, build_report
 from triage.report.render import render_html, render_markdown
+from triage.report.safety import STATIC_FILES, static_text
 from triage.runtime import Runtime
 
 router = APIRouter()
@@ -126,3 +127,12 @@ async def fix_patch(request: Request, investigation_id: str) -> PlainTextRespons
                                  "(see the report's \"Reproduction and fix\" section)")
     return PlainTextResponse(patch, media_type="text/x-diff", headers={
         **PAGE_HEADERS, "Content-Disposition": f'attachment; filename="{investigation_id}.patch"'})
+
+
+@router.get("/static/{name}", include_in_schema=False)
+async def static_file(name: str) -> Response:
+    """The report pages' script and stylesheets (no inline script runs on a page)."""
+    if name not in STATIC_FILES:
+        raise HTTPException(404, f"no static file {name}")
+    return Response(static_text(name), media_type=STATIC_FILES[name],
+                    headers={"Cache-Control": "public, max-age=3600"})
