@@ -10,9 +10,10 @@
    counts) is then drawn from its hits across message shapes (`sampling.pick_in_minute`).
 
 Limits: `top_hits` returns at most 100 hits per bucket (Elasticsearch's default
-`index.max_inner_result_window`), so one minute contributes at most 100 sampled lines; the level
-field must be aggregatable (a keyword, as for `top:`). osmem-server (the test emulator) accepts
-`random_score` but scores every hit 0, so there the pick inside a minute is by index order.
+`index.max_inner_result_window`), so one minute contributes at most 100 sampled lines; when the
+level field is not aggregatable (mapped as text), the per-minute counts come without levels.
+osmem-server (the test emulator) accepts `random_score` but scores every hit 0, so there the pick
+inside a minute is by index order.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from elasticsearch import ApiError
 
 from connectors.base import QueryRequest, Sampling
 from connectors.elasticsearch.dsl import FieldNames, QueryPlan
@@ -71,16 +74,18 @@ def _minutes(names: FieldNames) -> dict[str, Any]:
 
 
 def newest_request(plan: QueryPlan, names: FieldNames, limits: Limits, start: datetime,
-                   end: datetime, cap: int) -> ReadRequest:
+                   end: datetime, cap: int, levels: bool = True) -> ReadRequest:
     """Request 1: the newest `cap` hits, the exact total, and exact per-minute counts by level."""
+    per_minute: dict[str, Any] = {"date_histogram": _minutes(names)}
+    if levels:
+        per_minute["aggs"] = {LEVELS: {"terms": {"field": names.level, "size": LEVEL_BUCKETS}}}
     body: dict[str, Any] = {
         "query": _filtered(plan, names, start, end), "size": cap, "track_total_hits": True,
-        "sort": [{names.timestamp: {"order": "desc"}}],
-        "aggs": {PER_MINUTE: {"date_histogram": _minutes(names), "aggs": {
-            LEVELS: {"terms": {"field": names.level, "size": LEVEL_BUCKETS}}}}},
+        "sort": [{names.timestamp: {"order": "desc"}}], "aggs": {PER_MINUTE: per_minute},
         **plan.body,
     }
-    return ReadRequest("search", plan.indices, body, _timeout(limits))
+    notes = () if levels else (f"per-minute counts without levels: {names.level} is not aggregatable",)
+    return ReadRequest("search", plan.indices, body, _timeout(limits), notes)
 
 
 def sample_request(plan: QueryPlan, names: FieldNames, limits: Limits, start: datetime,
@@ -181,10 +186,19 @@ def search_capped(send: Callable[[ReadRequest], dict[str, Any]], plan: QueryPlan
                   cap: int) -> tuple[list[dict[str, Any]], str, Sampling]:
     """A plain search under the cap policy: rows oldest first, a summary, and the `Sampling`."""
     start, end = request.start, request.end
-    response = send(newest_request(plan, names, limits, start, end, cap))
+    first = newest_request(plan, names, limits, start, end, cap)
+    try:
+        response = send(first)
+    except ApiError as exc:
+        # A level field mapped as text cannot be aggregated (400): count without levels rather
+        # than fail a search that works; a 400 for any other reason fails again, and is reported.
+        if exc.meta.status != 400:
+            raise
+        first = newest_request(plan, names, limits, start, end, cap, levels=False)
+        response = send(first)
     rows = hit_rows(response.get("hits", {}).get("hits", []))
     counts = minute_counts(response, start, end)
-    notes = shard_notes(response)
+    notes = "".join(f"; {note}" for note in first.notes) + shard_notes(response)
     if counts.total <= len(rows):
         rows.reverse()
         sampling = describe(counts, len(rows), 0)

@@ -102,6 +102,17 @@ def test_search_without_truncation(es: ElasticsearchConnector):
     assert ev.sampling is not None and ev.sampling.method == "all 10 matched lines"
 
 
+def test_a_level_field_mapped_as_text_still_searches_with_counts_without_levels(engine: str):
+    es = es_connector(engine, compatibility="opensearch", level_field="message")  # text: no terms
+    ev = es.query(req("service.name=payments"))
+    assert ev.status == EvidenceStatus.OK, ev.error
+    assert ev.sampling is not None
+    assert [(m.count, m.by_level) for m in ev.sampling.per_minute[:10]] == [(1, {"?": 1})] * 10
+    assert ev.summary == ("10 hits; levels: ?=10; shown top: 10× charge ok; "
+                          "per-minute counts without levels: message is not aggregatable")
+    es.close()
+
+
 @pytest.mark.parametrize(("query", "expected"), [
     ("service=checkout", IN_WINDOW["checkout"]),
     ("service=payments", 10),
