@@ -49,6 +49,13 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
         body = {"error": exc.message} | ({"field": exc.field} if exc.field else {})
         return JSONResponse(body, status_code=exc.status_code)
 
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette re-raises after this answer, and uvicorn then drops the connection: say so,
+        # or a keep-alive client's next request meets a reset. The server logs the traceback.
+        return JSONResponse({"error": f"internal error ({type(exc).__name__}); see the server log"},
+                            status_code=500, headers={"Connection": "close"})
+
     @app.exception_handler(LinkRefused)
     async def link_refused(_: Request, exc: LinkRefused) -> HTMLResponse:
         return refused_page(exc)

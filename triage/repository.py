@@ -12,6 +12,12 @@ from triage.models import Alert, AlertStatus, InvestigationState, StepRecord, ut
 from triage.store import alerts, deliveries, investigations, reports, stage_runs, steps
 
 
+def _can_exist(*keys: str, length: int = 512) -> bool:
+    """Whether a looked-up key could be stored at all: no NUL (PostgreSQL refuses it in text, and
+    in a query parameter) and no longer than its column. Lookups of other keys find nothing."""
+    return all("\x00" not in key and len(key) <= length for key in keys)
+
+
 def new_id(prefix: str) -> str:
     """A sortable-enough unique id with a readable prefix."""
     return f"{prefix}_{uuid.uuid4().hex[:20]}"
@@ -19,7 +25,7 @@ def new_id(prefix: str) -> str:
 
 def seen_delivery(conn: Connection, source: str, keys: list[str]) -> dict[str, Any] | None:
     """The earlier delivery sharing any of these keys, if one was recorded."""
-    if not keys:
+    if not keys or not _can_exist(source, *keys):
         return None
     row = conn.execute(
         sa.select(deliveries).where(
@@ -44,6 +50,8 @@ def record_delivery(
 
 def find_alert(conn: Connection, source: str, dedup_key: str) -> dict[str, Any] | None:
     """The stored alert with this identity."""
+    if not _can_exist(source, dedup_key):
+        return None
     row = conn.execute(
         sa.select(alerts).where(alerts.c.source == source, alerts.c.dedup_key == dedup_key)
     ).first()
@@ -76,6 +84,8 @@ def insert_alert(conn: Connection, alert: Alert, payload: Any) -> str:
 def resolve_alerts(conn: Connection, source: str, *, dedup_key: str | None = None,
                    external_id: str | None = None) -> list[str]:
     """Mark matching firing alerts resolved; return their ids."""
+    if not _can_exist(source, dedup_key or external_id or ""):
+        return []
     clause = alerts.c.dedup_key == dedup_key if dedup_key else alerts.c.external_id == external_id
     ids = list(
         conn.execute(
@@ -130,6 +140,8 @@ def investigation_for_alert(conn: Connection, alert_id: str) -> str | None:
 
 def get_investigation(conn: Connection, investigation_id: str) -> dict[str, Any] | None:
     """One investigation row."""
+    if not _can_exist(investigation_id, length=64):
+        return None
     row = conn.execute(
         sa.select(investigations).where(investigations.c.id == investigation_id)
     ).first()
@@ -202,6 +214,8 @@ def list_steps(conn: Connection, investigation_id: str, stage: str | None = None
 
 def get_step(conn: Connection, step_id: str) -> StepRecord | None:
     """One recorded step with its full data."""
+    if not _can_exist(step_id, length=160):
+        return None
     row = conn.execute(sa.select(steps).where(steps.c.id == step_id)).first()
     return StepRecord.model_validate(dict(row._mapping)) if row else None
 
@@ -218,6 +232,8 @@ def save_report(conn: Connection, investigation_id: str, body: dict[str, Any], m
 
 def get_report(conn: Connection, investigation_id: str) -> dict[str, Any] | None:
     """The stored report row."""
+    if not _can_exist(investigation_id, length=64):
+        return None
     row = conn.execute(
         sa.select(reports).where(reports.c.investigation_id == investigation_id)
     ).first()

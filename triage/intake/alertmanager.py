@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from datetime import datetime
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
@@ -28,6 +27,7 @@ from triage.intake.common import (
     resolve_alert,
     validate,
 )
+from triage.intake.parsing import AlertTime, Id, Timestamp
 from triage.models import Alert, AlertStatus, Link, Severity, Source
 
 router = APIRouter()
@@ -42,10 +42,10 @@ class AlertmanagerAlert(BaseModel):
     status: AlertStatus
     labels: dict[str, str]
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime
-    endsAt: datetime | None = None
+    startsAt: AlertTime
+    endsAt: Timestamp | None = None  # firing alerts carry Go's zero time, 0001-01-01T00:00:00Z
     generatorURL: str = ""
-    fingerprint: str = Field(min_length=1)
+    fingerprint: Id
 
 
 class AlertmanagerWebhook(BaseModel):

@@ -1,36 +1,35 @@
-"""What every webhook route shares: bounded body reading, strict parsing, authentication,
-and the one transaction that persists an alert and enqueues its investigation."""
+"""What every webhook route shares: bounded body reading, authentication, and the one
+transaction that persists an alert (redacted) and enqueues its investigation. Parsing and
+validation live in `triage.intake.parsing`."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import hmac
-import json
+import logging
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 from fastapi import Request
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr
 from sqlalchemy.exc import IntegrityError
+from starlette.requests import ClientDisconnect
 
 from triage import repository as repo
+from triage.analysis.redaction import Redactor
+from triage.intake.parsing import IntakeError, parse_json, validate
 from triage.models import Alert
 from triage.report.links import links_for
 from triage.runtime import Runtime, enqueue_options
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
+__all__ = ["IntakeError", "parse_json", "validate"]  # re-exported: routes import them from here
+
 ResultT = TypeVar("ResultT")
-
-
-class IntakeError(Exception):
-    """A delivery was refused; carries the HTTP status and a precise message."""
-
-    def __init__(self, status_code: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.message = message
-        self.field = field
+log = logging.getLogger(__name__)
+# Domain separation for identifiers stored as a hash (see `key_at_rest`).
+_KEY_HASH = b"triage/intake/key-at-rest/v1"
 
 
 class IntakeResult(BaseModel):
@@ -50,41 +49,22 @@ class IntakeResponse(BaseModel):
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, refusing (413) anything over `limit` bytes before reading it all."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise IntakeError(413, f"body of {declared} bytes exceeds the {limit}-byte limit")
+    declared = request.headers.get("content-length", "")
+    # isascii: str.isdigit() also accepts digits int() refuses ("²"); the length bounds int().
+    if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
+        raise IntakeError(413, f"body of {declared[:20]} bytes exceeds the {limit}-byte limit")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise IntakeError(413, f"body exceeds the {limit}-byte limit")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise IntakeError(413, f"body exceeds the {limit}-byte limit")
+    except ClientDisconnect:
+        # Nobody is left to answer; one line instead of a traceback.
+        log.warning("%s: the client hung up after %d bytes of the body", request.url.path,
+                    len(body))
+        raise IntakeError(400, f"the client hung up after {len(body)} bytes of the body") from None
     return bytes(body)
-
-
-def parse_json(body: bytes) -> dict[str, Any]:
-    """A JSON object, or a 400 that says where the JSON broke."""
-    try:
-        data = json.loads(body)
-    except UnicodeDecodeError as exc:
-        raise IntakeError(400, f"body is not UTF-8: {exc.reason} at byte {exc.start}") from exc
-    except json.JSONDecodeError as exc:
-        raise IntakeError(
-            400, f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from exc
-    if not isinstance(data, dict):
-        raise IntakeError(400, f"expected a JSON object, got {type(data).__name__}")
-    return data
-
-
-def validate(model: type[ModelT], data: Any, at: str = "") -> ModelT:
-    """Validate a payload (found at path `at`), or a 400 naming the first offending field."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join([*filter(None, [at]), *(str(part) for part in first["loc"])]) or "(body)"
-        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-        raise IntakeError(400, f"invalid payload: {where}: {first['msg']}{more}", where) from exc
 
 
 def check_bearer(header: str | None, expected: SecretStr, scheme: str = "Bearer") -> None:
@@ -105,16 +85,41 @@ async def persist(write: Callable[..., ResultT], runtime: Runtime, *args: Any,
     return await asyncio.get_running_loop().run_in_executor(runtime.store.writers, call)
 
 
+def key_at_rest(redactor: Redactor, key: str) -> str:
+    """An identifier as stored and compared: itself, or (when the redactor finds a secret in it)
+    a hash of it, so that dedupe still matches while the secret is not kept."""
+    if redactor.redact_text(key) == key:
+        return key
+    return "sha256:" + hmac.new(_KEY_HASH, key.encode(), hashlib.sha256).hexdigest()
+
+
+def alert_at_rest(runtime: Runtime, alert: Alert) -> Alert:
+    """The alert as stored: mapped to its service (on the raw labels), title, labels and links
+    redacted, identifiers kept as `key_at_rest` makes them."""
+    service = runtime.config.service_for(alert)
+    redactor = runtime.redactor
+    redacted = redactor.redact_model(alert.model_copy(update={"dedup_key": "-",
+                                                              "external_id": None}))
+    return redacted.model_copy(update={
+        "service": service.name if service else None,
+        "dedup_key": key_at_rest(redactor, alert.dedup_key),
+        "external_id": key_at_rest(redactor, alert.external_id) if alert.external_id else None})
+
+
 def accept_alerts(runtime: Runtime, source: str, delivery_keys: list[str],
                   alerts: list[Alert], payload: dict[str, Any]) -> list[IntakeResult]:
     """Persist a delivery's new alerts and enqueue their investigations, all in one transaction.
 
+    What is stored is redacted (`alert_at_rest`, the payload too): no secret rests in the store.
     A delivery seen before (by any of its keys) changes nothing. A concurrent twin that wins
     the race makes our commit fail on the unique keys; we then answer `duplicate` too.
     """
+    stored = [alert_at_rest(runtime, alert) for alert in alerts]
+    keys = [key_at_rest(runtime.redactor, key) for key in delivery_keys]
+    redacted_payload = runtime.redactor.redact_value(payload)
     for attempt in range(2):
         try:
-            return _accept_once(runtime, source, delivery_keys, alerts, payload)
+            return _accept_once(runtime, source, keys, stored, redacted_payload)
         except IntegrityError:
             if attempt:
                 raise
@@ -131,8 +136,6 @@ def _accept_once(runtime: Runtime, source: str, delivery_keys: list[str],
                 f"{earlier['received_at'].isoformat()}"))]
         results = []
         for alert in alerts:
-            service = runtime.config.service_for(alert)
-            alert = alert.model_copy(update={"service": service.name if service else None})
             existing = repo.find_alert(conn, source, alert.dedup_key)
             if existing:
                 inv = repo.investigation_for_alert(conn, existing["id"])
@@ -155,6 +158,10 @@ def _accept_once(runtime: Runtime, source: str, delivery_keys: list[str],
 def resolve_alert(runtime: Runtime, source: str, delivery_keys: list[str], *,
                   dedup_key: str | None = None, external_id: str | None = None) -> IntakeResult:
     """Mark the matching alert resolved (its investigation keeps running to its report)."""
+    redactor = runtime.redactor
+    delivery_keys = [key_at_rest(redactor, key) for key in delivery_keys]
+    dedup_key = key_at_rest(redactor, dedup_key) if dedup_key else None
+    external_id = key_at_rest(redactor, external_id) if external_id else None
     with runtime.store.transaction() as conn:
         if repo.seen_delivery(conn, source, delivery_keys):
             return IntakeResult(status="duplicate", reason="delivery already received")

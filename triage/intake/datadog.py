@@ -5,10 +5,11 @@ integration sends `Authorization: Bearer <TRIAGE_DATADOG_WEBHOOK_TOKEN>` as a cu
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from typing import Annotated
 
-from connectors.timeparse import parse_timestamp
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
 from triage.intake.common import (
     IntakeError,
     IntakeResponse,
@@ -21,6 +22,7 @@ from triage.intake.common import (
     resolve_alert,
     validate,
 )
+from triage.intake.parsing import MAX_ID_LENGTH, EpochTime, Id
 from triage.models import Alert, Link, Severity, Source
 
 router = APIRouter()
@@ -31,13 +33,18 @@ _SEVERITY = {"error": Severity.CRITICAL, "warning": Severity.WARNING, "info": Se
 
 
 class DatadogWebhook(BaseModel):
-    """The fields of our payload template that triage reads (the rest is kept verbatim)."""
+    """The fields of our payload template that triage reads (the rest is kept as delivered).
 
-    id: str = Field(min_length=1, pattern=r"^\d+$")
+    A template variable left unquoted arrives as a JSON number: every field takes both forms."""
+
+    model_config = ConfigDict(coerce_numbers_to_str=True)
+
+    id: Annotated[Id, StringConstraints(pattern=r"^\d+$")]
     title: str
-    date: str = Field(pattern=r"^\d+$", description="epoch milliseconds")
-    alert_id: str = ""
-    alert_cycle_key: str = ""
+    date: EpochTime = Field(description="epoch milliseconds (or seconds), number or string")
+    last_updated: EpochTime | None = None
+    alert_id: str = Field("", max_length=MAX_ID_LENGTH)
+    alert_cycle_key: str = Field("", max_length=MAX_ID_LENGTH)
     alert_transition: str
     alert_type: str = "error"
     alert_priority: str = ""
@@ -75,7 +82,7 @@ def normalize(webhook: DatadogWebhook) -> Alert:
         source=Source.DATADOG, dedup_key=dedup_key(webhook), external_id=webhook.alert_id or None,
         title=webhook.alert_title or webhook.title,
         severity=_SEVERITY.get(webhook.alert_type.lower(), Severity.ERROR),
-        started_at=parse_timestamp(int(webhook.date)), labels=labels, links=links,
+        started_at=webhook.date, labels=labels, links=links,
     )
 
 
@@ -97,7 +104,8 @@ async def datadog_webhook(request: Request) -> IntakeResponse:
                                          dedup_key=dedup_key(webhook))
         return IntakeResponse(results=[result])
     if transition not in START_TRANSITIONS:
-        return ignored(f"transition {webhook.alert_transition!r} does not start triage")
+        transition = runtime.redactor.redact_text(repr(webhook.alert_transition[:80]))
+        return ignored(f"transition {transition} does not start triage")
     results = await persist(accept_alerts, runtime, Source.DATADOG.value, keys,
-                                      [normalize(webhook)], payload)
+                            [normalize(webhook)], payload)
     return IntakeResponse(results=results)

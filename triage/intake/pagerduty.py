@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -27,6 +26,7 @@ from triage.intake.common import (
     resolve_alert,
     validate,
 )
+from triage.intake.parsing import MAX_ID_LENGTH, AlertTime, Id, Timestamp
 from triage.models import Alert, Link, Severity, Source
 
 router = APIRouter()
@@ -37,7 +37,7 @@ _URGENCY = {"high": Severity.CRITICAL, "low": Severity.WARNING}
 class PagerDutyReference(BaseModel):
     """A reference object (`service`, `priority`, ...)."""
 
-    id: str
+    id: Id
     type: str | None = None
     summary: str | None = None
     html_url: str | None = None
@@ -46,12 +46,12 @@ class PagerDutyReference(BaseModel):
 class PagerDutyIncident(BaseModel):
     """The `event.data` of an incident event, as much as triage needs."""
 
-    id: str
+    id: Id
     type: str
     title: str
     status: str
     service: PagerDutyReference
-    created_at: datetime
+    created_at: AlertTime
     html_url: str | None = None
     number: int | None = None
     urgency: str | None = None
@@ -64,11 +64,17 @@ class PagerDutyEvent(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    id: str
+    id: Id
     event_type: str
     resource_type: str
-    occurred_at: datetime
+    occurred_at: Timestamp
     data: dict[str, Any]
+
+
+class PagerDutyIncidentRef(BaseModel):
+    """The `event.data` of a resolve: only the incident's id is read."""
+
+    id: Id
 
 
 class PagerDutyWebhook(BaseModel):
@@ -135,18 +141,22 @@ async def pagerduty_webhook(request: Request) -> IntakeResponse:
     webhook = validate(PagerDutyWebhook, payload)
     event = webhook.event
     keys = [f"event:{event.id}"]
-    if webhook_id := request.headers.get("x-webhook-id"):
+    if webhook_id := request.headers.get("x-webhook-id", "").strip():
+        if len(webhook_id) > MAX_ID_LENGTH:
+            raise IntakeError(400, f"X-Webhook-Id is longer than {MAX_ID_LENGTH} characters",
+                              "X-Webhook-Id")
         keys.append(f"webhook:{webhook_id}")
     if event.event_type == "incident.resolved":
-        incident_id = str(event.data.get("id", ""))
+        ref = validate(PagerDutyIncidentRef, event.data, at="event.data")
         result = await persist(resolve_alert, runtime, Source.PAGERDUTY.value, keys,
-                                         external_id=incident_id)
+                               external_id=ref.id)
         return IntakeResponse(results=[result])
     if event.event_type not in runtime.config.intake.pagerduty_event_types:
-        return ignored(f"event type {event.event_type} does not start triage (configured: "
+        kind = runtime.redactor.redact_text(event.event_type[:80])
+        return ignored(f"event type {kind} does not start triage (configured: "
                        f"{', '.join(runtime.config.intake.pagerduty_event_types)})")
     incident = validate(PagerDutyIncident, event.data, at="event.data")
     alert = normalize(incident, event)
-    results = await persist(accept_alerts, runtime, Source.PAGERDUTY.value, keys,
-                                      [alert], payload)
+    results = await persist(accept_alerts, runtime, Source.PAGERDUTY.value, keys, [alert],
+                            payload)
     return IntakeResponse(results=results)

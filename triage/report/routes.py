@@ -22,6 +22,7 @@ from triage.report.safety import STATIC_FILES, static_text
 from triage.runtime import Runtime
 
 router = APIRouter()
+MAX_OFFSET = 1_000_000_000  # within every store's integer range (PostgreSQL's bigint, SQLite's)
 
 
 def _report(runtime: Runtime, investigation_id: str) -> Report:
@@ -61,7 +62,7 @@ async def report_page(request: Request, investigation_id: str) -> HTMLResponse:
 
 @router.get("/api/investigations")
 async def list_investigations(request: Request, limit: int = Query(50, ge=1, le=500),
-                              offset: int = Query(0, ge=0)) -> dict[str, Any]:
+                              offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> dict[str, Any]:
     """Newest investigations first, each with a (signed) link to its report."""
     list_access(request)
     runtime: Runtime = request.app.state.runtime
