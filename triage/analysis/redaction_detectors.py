@@ -38,6 +38,7 @@ _HEX_ENTROPY = HexHighEntropyString(limit=3.0)
 _B64_ENTROPY = Base64HighEntropyString(limit=4.5)
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _HEX = re.compile(r"[0-9a-fA-F]+")
+_CAMEL = re.compile(r"(?:[A-Z]+[a-z]+|[a-z]+)(?:[A-Z]+[a-z]*)*")
 
 
 def _jwt(value: str, _m: re.Match[str]) -> bool:
@@ -59,10 +60,17 @@ def entropy_suggests_key(value: str) -> bool:
     if _HEX.fullmatch(value):
         return (len(value) >= 16 and has_digit and any(c.isalpha() for c in value)
                 and _HEX_ENTROPY.calculate_shannon_entropy(value) >= _HEX_ENTROPY.entropy_limit)
-    if not (has_digit and any(c.isupper() for c in value) and any(c.islower() for c in value)):
+    upper, lower = sum(c.isupper() for c in value), sum(c.islower() for c in value)
+    if not (upper and lower):
         return False
-    # Random base64 of n characters scores close to log2(n); words and ids with digits score lower.
-    limit = min(_B64_ENTROPY.entropy_limit, 0.8 * math.log2(len(value)))
+    # Random base64 of n characters scores close to log2(n); words and ids score lower. Without a
+    # digit the bar is higher and camel-case words (`MaxConnectionsPerHost`) never pass.
+    if has_digit:
+        limit = min(_B64_ENTROPY.entropy_limit, 0.8 * math.log2(len(value)))
+    elif upper >= 3 and lower >= 3 and not _CAMEL.fullmatch(value):
+        limit = min(_B64_ENTROPY.entropy_limit, 0.9 * math.log2(len(value)))
+    else:
+        return False
     return bool(_B64_ENTROPY.calculate_shannon_entropy(value) >= limit)
 
 
@@ -120,6 +128,19 @@ def _pgpass(value: str, m: re.Match[str]) -> bool:
             and value.lower() not in {"*", "null", "none"})
 
 
+def _datadog_hex(value: str, m: re.Match[str]) -> bool:
+    # `dd.trace_id` / `dd.span_id` carry ids, not keys.
+    between = m["mid"].lower()
+    return "trace" not in between and "span" not in between and entropy_suggests_key(value)
+
+
+def _labelled_ssn(value: str, _m: re.Match[str]) -> bool:
+    # Labelled: any well-formed number, even one the SSA never issued (078-05-1120 is famous).
+    digits = value.replace("-", "").replace(" ", "")
+    return (len(digits) == 9 and digits[:3] not in {"000", "666"} and digits[0] != "9"
+            and digits[3:5] != "00" and digits[5:] != "0000")
+
+
 def _iban(value: str, _m: re.Match[str]) -> bool:
     return bool(iban.is_valid(value))
 
@@ -129,8 +150,9 @@ def _ssn(value: str, _m: re.Match[str]) -> bool:
 
 
 VENDOR_RULES: tuple[Rule, ...] = (
+    # Signed, or unsigned (`alg: none`: no third segment, or an empty one).
     Rule("jwt", re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,}={0,2}\.[A-Za-z0-9_-]{2,}={0,2}"
-                           r"\.[A-Za-z0-9_+/-]*={0,2}"), ("eyj",), _jwt),
+                           r"(?:\.[A-Za-z0-9_+/-]*={0,2})?"), ("eyj",), _jwt),
     *_plugin_rules("twilio-account-sid", TwilioKeyDetector, ("ac",))[:1],
     *_plugin_rules("twilio-api-key", TwilioKeyDetector, ("sk",))[1:],
     *_plugin_rules("mailchimp-api-key", MailchimpDetector, ("-us",)),
@@ -160,6 +182,10 @@ CONTEXT_RULES: tuple[Rule, ...] = (
         r"(?P<user>\*|[\w.@$-]++):(?P<v>(?!\[redacted)[^\s:\"'<>,;|][^\s\"'<>,;|]*+)"), (":",), _pgpass),
     Rule("heroku-api-key", re.compile(
         rf"heroku[\w .:=\"'-]{{0,40}}?(?<![0-9a-fA-F-])(?P<v>{_UUID.pattern})", _I), ("heroku",)),
+    Rule("datadog-api-key", re.compile(
+        r"(?<![A-Za-z0-9])(?:datadog|dd)(?![A-Za-z0-9])(?P<mid>[^\n]{0,48}?)(?<![0-9a-fA-F])"
+        r"(?P<v>[0-9a-f]{40}|[0-9a-f]{32})(?![0-9a-fA-F])", _I), ("datadog", "dd"), _datadog_hex,
+        lambda m: "datadog-app-key" if len(m["v"]) == 40 else "datadog-api-key"),
     Rule("api-key", _CONTEXT, ("key", "token", "secret", "sid", "pass", "pwd", "credential", "auth"),
          _context_value, lambda m: _context_kind(m)),
 )
@@ -168,8 +194,8 @@ PII_RULES: tuple[Rule, ...] = (
     Rule("us-ssn", re.compile(r"(?<![\w-])\d{3}([- ])\d{2}\1\d{4}(?![\w-]|\.\d)"), (), _ssn,
          min_length=11),
     Rule("us-ssn", re.compile(r"(?<![\w-])(?:ssn|social[ _-]?security(?:[ _-]?(?:number|no))?)"
-                              r"[\"']?\s*[:=#]?\s*[\"']?(?P<v>\d{9})(?!\d)", _I), ("ssn", "social"),
-         _ssn),
+                              r"[\"']?\s*[:=#]?\s*[\"']?(?P<v>\d{3}([- ]?)\d{2}\2\d{4})(?!\d)", _I),
+         ("ssn", "social"), _labelled_ssn),
     Rule("iban", re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?"
                             r"(?![A-Za-z0-9])"), (), _iban, min_length=15),
 )
