@@ -186,6 +186,10 @@ def test_a_trickle_is_not_an_onset() -> None:
     # A line every three minutes from minute 50: sporadic, though more than min_events of them.
     trickle = rare(every=10, until=50) + rare(every=3, until=90)[17:]
     assert event_onset(trickle, T0, ALERT + MINUTE) is None
+    # Lines in two minutes of every three from minute 40: steady, but under one a minute.
+    steady = rare(every=10, until=40) + [T0 + timedelta(minutes=m, seconds=5) for m in range(40, 90)
+                                         if m % 3]
+    assert event_onset(steady, T0, ALERT + MINUTE) is None
 
 
 def test_a_stack_trace_dumped_in_one_minute_is_not_an_onset() -> None:
@@ -212,20 +216,25 @@ finite = st.floats(min_value=-1e12, max_value=1e12, allow_nan=False, allow_infin
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 500), finite), max_size=200))
-def test_any_finite_series_is_handled(points: list[tuple[int, float]]) -> None:
+@given(st.lists(st.tuples(st.integers(0, 500), finite), max_size=200), st.integers(0, 500), st.randoms())
+def test_any_finite_series_is_handled(points: list[tuple[int, float]], cutoff: int,
+                                      shuffler: random.Random) -> None:
     stamps = [T0 + m * MINUTE for m, _ in points]
     values = [v for _, v in points]
     for listed in detect_changes(stamps, values):
         assert min(stamps) <= listed.at <= max(stamps)
         assert sorted(set(stamps))[listed.index] == listed.at
-    change = incident_change(stamps, values, not_after=T0 + 400 * MINUTE)
+    not_after = T0 + cutoff * MINUTE
+    change = incident_change(stamps, values, not_after=not_after)
     if change is not None:
-        assert min(stamps) <= change.at <= T0 + 400 * MINUTE
+        assert min(stamps) <= change.at <= not_after
         assert change.relative >= 0.5 and change.z >= 4
+    shuffler.shuffle(points)
+    assert incident_change([T0 + m * MINUTE for m, _ in points], [v for _, v in points],
+                           not_after=not_after) == change
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.integers(-60, 6000), max_size=300))
 def test_any_event_stamps_are_handled(seconds: list[int]) -> None:
     end = T0 + 90 * MINUTE

@@ -16,6 +16,8 @@ import ruptures  # type: ignore[import-untyped]
 # Tuned on the train seeds of bench/changepoints.py only (the held-out seeds stay unseen).
 PENALTY_FACTOR = 3.0  # PELT penalty per change, in noise variances, times log(n)
 RISE_RATIO = 2.0  # an event rate must at least double to be a rise
+SUSTAINED_SHARE = 0.6  # share of a rise's steps that must be above the old rate
+BURST_RATE = 1.0  # events per step a rise must reach: below it is a trickle, however steady
 STAIR_MAX = 8  # consecutive same-way segments this short are one ramp's stairs
 RAMP_MIN = 3  # a transition spread over fewer points is a step
 SHAPE_FACTOR = 3.0  # a ramp must fit better than a step by this many noise variances times log(m)
@@ -271,6 +273,8 @@ def incident_change(times: Sequence[datetime], values: Sequence[float], *, not_a
     elif not _significant(plateaus[first], final, min_z, min_relative):
         plateaus[first] = plateaus[base]  # the level just before is still moving: report the settled one
     at, shape = found.onset(first)
+    if stamps[at] > not_after:  # the fit may place a step a little after PELT's cut; that cut is in time
+        at = found.segs[found.groups[first][0] + 1].start
     return _change(stamps, at, plateaus[first], final, shape)
 
 
@@ -278,6 +282,8 @@ def count_series(stamps: Sequence[datetime], start: datetime, end: datetime,
                  step: timedelta = timedelta(minutes=1)) -> tuple[list[datetime], list[float]]:
     """Per-step counts of events (e.g. one log template's lines) as a series with zeros filled."""
     size = step.total_seconds()
+    if size <= 0:
+        raise ValueError(f"step must be positive, not {step}")
     bins = max(0, math.ceil((end - start).total_seconds() / size))
     counts = [0.0] * bins
     for stamp in stamps:
@@ -287,11 +293,20 @@ def count_series(stamps: Sequence[datetime], start: datetime, end: datetime,
     return [start + i * step for i in range(bins)], counts
 
 
-def _rise_z(before: _Segment, count: float, steps: int) -> float:
-    """Poisson z-score of `count` events in `steps` given the before rate (floored at one event seen)."""
+def _rise_z(before: _Segment, counts: np.ndarray) -> float:
+    """Poisson z-score of the events in `counts` given the before rate (floored at one event seen),
+    counting the busiest step at the others' mean: one dump of lines is not a rate."""
+    rest = np.sort(counts)[:-1]
+    typical = float(rest.mean()) if len(rest) else float(counts.sum())
     rate = max(before.level, 1.0 / max(before.size, 1))
-    expected = rate * steps
-    return (count - expected) / math.sqrt(expected)
+    expected = rate * len(counts)
+    return (min(float(counts.sum()), typical * len(counts)) - expected) / math.sqrt(expected)
+
+
+def _sustained(counts: np.ndarray, rate_before: float) -> bool:
+    """Most steps are above the old rate: a burst, not one dump of lines or a sporadic trickle."""
+    elevated = (counts >= 1) & (counts > RISE_RATIO * rate_before)
+    return int(elevated.sum()) >= 3 and float(np.mean(elevated)) >= SUSTAINED_SHARE
 
 
 def event_onset(stamps: Sequence[datetime], start: datetime, end: datetime, *, min_events: int = 5,
@@ -318,9 +333,9 @@ def event_onset(stamps: Sequence[datetime], start: datetime, end: datetime, *, m
         before, after = found.segs[b], found.segs[a]
         seen = x[found.segs[b + 1].start:after.end]  # PELT's segments, not the fitted onset: a
         # one-minute dump fits a one-point step but sits in a mostly empty segment
-        return (after.level >= RISE_RATIO * before.level and float(seen.sum()) >= min_events
-                and float(np.mean(seen > 0)) >= 0.5  # sustained: lines in most steps, not a dump
-                and _rise_z(before, float(seen.sum()), len(seen)) >= min_z)
+        return (after.level >= max(RISE_RATIO * before.level, BURST_RATE) and float(seen.sum()) >= min_events
+                and _sustained(seen, before.level)
+                and _rise_z(before, seen) >= min_z)
 
     last = next((k for k in range(len(found.groups) - 1, -1, -1) if rises(k)), None)
     if last is None:
@@ -335,4 +350,4 @@ def event_onset(stamps: Sequence[datetime], start: datetime, end: datetime, *, m
     # The first line of the burst: a median-smoothed fit would skip its sparse first minutes.
     at = begin + int(np.argmax(seen > 0))
     shape = found.onset(last)[1] if first == last else "ramp"  # stages of a rise climb like a ramp
-    return _change(times, at, before, after.level, shape, z=_rise_z(before, float(seen.sum()), len(seen)))
+    return _change(times, at, before, after.level, shape, z=_rise_z(before, seen))
