@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from connectors import ConnectorConfigError, validate_settings
 from triage.agent.claude_settings import ClaudeSettings
+from triage.agent.tools import connector_name_problem
 from triage.analysis.redaction import RedactionConfig
 from triage.fix.config import PullRequestConfig, RepoTestCommand, ReproSpec
 from triage.models import Alert, Source
@@ -156,6 +157,9 @@ def parse_config(raw: Any, base_dir: Path, origin: str) -> TriageConfig:
     config._base_dir = base_dir
     config.playbook_dirs = [(base_dir / p).resolve() for p in config.playbook_dirs]
     for name, entry in config.connectors.items():
+        problem = connector_name_problem(name)
+        if problem:
+            raise ConfigError(f"{origin}: connectors: {problem}")
         try:
             validate_settings(name, entry, base_dir)
         except ConnectorConfigError as exc:

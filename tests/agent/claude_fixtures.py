@@ -40,7 +40,7 @@ def claude_settings(tmp_path: Path, fake: FakeAnthropic, **overrides: Any) -> Se
     """Settings isolated in `tmp_path`, with the key and base URL of the loopback API."""
     values: dict[str, Any] = {"anthropic_api_key": SecretStr(API_KEY),
                               "anthropic_base_url": fake.url, "anthropic_max_retries": 2,
-                              "anthropic_model": "claude-test-1"}
+                              "anthropic_model": "claude-sonnet-4-6"}
     return make_settings(tmp_path, **{**values, **overrides})
 
 

@@ -97,7 +97,7 @@ def test_a_scripted_investigation_calls_tools_and_its_findings_are_ranked_in_the
     assert findings.usage["cost_usd"] > 0
     markdown = outcome.markdown_path.read_text()
     assert "1. **[bad-deploy] Deploy 9f8e7d6 mixes Decimal and float totals** — confidence 92%" in markdown
-    assert "claude-test-1: 2 turn(s), 3 tool call(s)" in markdown
+    assert "claude-sonnet-4-6: 2 turn(s), 3 tool call(s)" in markdown
 
 
 def test_without_an_api_key_the_rules_brain_runs_and_the_report_says_so(tmp_path: Path) -> None:

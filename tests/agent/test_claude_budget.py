@@ -3,7 +3,7 @@ returns what it has (the rules brain's findings), marked incomplete."""
 
 from __future__ import annotations
 
-import time
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from tests.agent.claude_fixtures import WINDOW, direct, evidence_steps
 from tests.fakes.anthropic import FakeAnthropic, last_results, message, text, tool_use
 from triage.agent.base import Budget
 from triage.agent.budget import Meter, Pricing, Usage
+from triage.agent.claude_models import ModelSpec
 from triage.agent.claude_settings import budget_from
 from triage.config import Settings
 
@@ -57,23 +58,32 @@ def test_input_tokens_are_counted_cached_or_not(tmp_path: Path) -> None:
 
 
 def test_cost_is_priced_from_the_settings(tmp_path: Path) -> None:
+    prices = {"claude-sonnet-4-6": ModelSpec(
+        input_per_mtok=3.0, output_per_mtok=1_000_000.0, cache_write_per_mtok=3.75,
+        cache_read_per_mtok=0.30, max_output_tokens=64_000)}
     with direct(tmp_path) as case, FakeAnthropic([_query(0), _query(1)]) as fake:
-        findings = case.investigate(fake, Budget(max_cost_usd=0.0001),
-                                    anthropic_price_output_per_mtok=1_000_000.0)
+        findings = case.investigate(fake, Budget(max_cost_usd=0.0001), anthropic_models=prices)
     assert fake.answered == [0]
     assert "cost budget ($0.00) used up" in findings.summary
     assert findings.usage["cost_usd"] >= 60.0  # 60 output tokens at $1 each
 
 
-def test_wall_time_ends_the_conversation(tmp_path: Path) -> None:
-    def slow(_request: dict[str, Any]) -> dict[str, Any]:
-        time.sleep(0.6)
+def test_wall_time_ends_the_conversation_even_while_the_model_is_answering(
+        tmp_path: Path) -> None:
+    answered = threading.Event()
+
+    def stuck(_request: dict[str, Any]) -> dict[str, Any]:
+        answered.wait(timeout=30)  # released when the test is over: never within the budget
         return _query(0)
 
-    with direct(tmp_path) as case, FakeAnthropic([slow, _query(1)]) as fake:
-        findings = case.investigate(fake, Budget(max_seconds=0.5))
+    with direct(tmp_path) as case, FakeAnthropic([stuck, _query(1)]) as fake:
+        try:
+            findings = case.investigate(fake, Budget(max_seconds=0.5))
+        finally:
+            answered.set()
     assert fake.answered == [0]
-    assert "time budget (0.5 s) used up" in findings.summary
+    assert "time budget (0.5 s) used up waiting for the model" in findings.summary
+    assert findings.usage["turns"] == 0 and findings.usage["attempts"] == 1
 
 
 def test_tool_calls_beyond_the_budget_are_refused_then_submission_is_forced(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from triage.store import SCHEMA_VERSION, Store, model_turns, schema_version
 
 
 def _conversation(*messages: dict[str, Any]) -> dict[str, Any]:
-    return {"model": "m", "max_tokens": 10, "messages": list(messages)}
+    return {"model": "claude-sonnet-4-6", "max_tokens": 10, "messages": list(messages)}
 
 
 USE = {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "t",
@@ -47,7 +47,18 @@ USE = {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "n
       "system": [{"type": "text", "text": "s", "cache_control": {"type": "ephemeral"}}] * 5},
      "A maximum of 4 blocks with cache_control may be provided. Found 5."),
     ({**_conversation({"role": "user", "content": "q"}), "tools": [
-        {"name": "a b", "input_schema": {"type": "object"}}]}, "tools.0.name"),
+        {"name": "a b", "input_schema": {"type": "object"}}]}, "tools.0.custom.name"),
+    ({**_conversation({"role": "user", "content": "q"}), "tools": [
+        {"name": "query_" + "x" * 59, "input_schema": {"type": "object"}}]},
+     "String should match pattern '^[a-zA-Z0-9_-]{1,64}$'"),
+    (_conversation({"role": "user", "content": "q"}, {"role": "assistant", "content": [
+        {"type": "text", "text": "\n\n"}, *USE["content"]]}),
+     "messages: text content blocks must contain non-whitespace text"),
+    (_conversation({"role": "user", "content": [{"type": "text", "text": ""}]}),
+     "messages: text content blocks must be non-empty"),
+    ({**_conversation({"role": "user", "content": "q"}), "max_tokens": 64_001},
+     "max_tokens: 64001 > 64000, which is the maximum allowed number of output tokens for "
+     "claude-sonnet-4-6"),
     ({**_conversation({"role": "user", "content": "q"}),
       "tool_choice": {"type": "tool", "name": "missing"}}, "tool_choice.name"),
 ])
@@ -61,12 +72,16 @@ def test_the_real_client_sees_the_loopback_errors_as_the_api_documents_them() ->
     with FakeAnthropic([message(text("hi"))]) as fake:
         client = anthropic.Anthropic(api_key=API_KEY, base_url=fake.url, max_retries=0)
         with pytest.raises(anthropic.BadRequestError) as bad:
-            client.messages.create(model="m", max_tokens=5, messages=[
+            client.messages.create(model="claude-sonnet-4-6", max_tokens=5, messages=[
                 {"role": "assistant", "content": "x"}])
-        answer = client.messages.create(model="m", max_tokens=5,
+        with pytest.raises(anthropic.NotFoundError) as unknown:
+            client.messages.create(model="claude-nope-1", max_tokens=5,
+                                   messages=[{"role": "user", "content": "x"}])
+        answer = client.messages.create(model="claude-sonnet-4-6", max_tokens=5,
                                         messages=[{"role": "user", "content": "x"}])
         client.close()
     assert bad.value.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+    assert unknown.value.body["error"]["message"] == "model: claude-nope-1"  # type: ignore[index]
     assert answer.content[0].type == "text" and answer.stop_reason == "end_turn"
     assert answer.usage.input_tokens > 0 and answer.usage.output_tokens == 60
 
@@ -107,8 +122,9 @@ def test_brain_status_says_which_brain_runs() -> None:
     assert brain_status(ClaudeSettings(), "rules") == "brain: rules"
     assert "TRIAGE_ANTHROPIC_API_KEY is not set" in brain_status(ClaudeSettings(), "claude")
     keyed = ClaudeSettings(anthropic_api_key=SecretStr("k"), brain_max_cost_usd=1.5)
-    assert brain_status(keyed, "claude").startswith("brain: claude (claude-sonnet-4-6; at most 20 "
-                                                    "turns, $1.50, 600 s")
+    assert brain_status(keyed, "claude").startswith(
+        "brain: claude (claude-sonnet-4-6 at $3 / $15 per MTok in / out; at most 20 turns, $1.50, "
+        "600 s")
 
 
 def test_config_check_reports_the_claude_brain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -121,7 +137,8 @@ def test_config_check_reports_the_claude_brain(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("TRIAGE_ANTHROPIC_API_KEY", "sk-ant-x")
     monkeypatch.setenv("TRIAGE_ANTHROPIC_MODEL", "claude-haiku-4-5")
     result = CliRunner().invoke(app, ["config", "check"])
-    assert "brain: claude (claude-haiku-4-5;" in result.output
+    assert "brain: claude (claude-haiku-4-5 at $1 / $5 per MTok" in result.output
+    assert result.exit_code == 0
     assert "sk-ant-x" not in result.output
 
 

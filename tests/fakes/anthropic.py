@@ -7,8 +7,13 @@ caching guides): `x-api-key` (or, as the SDK 2.x sends it, `Authorization: Beare
 `max_tokens`, `system` (string or text blocks), `tools` (`name`, `description`, `input_schema`),
 `tool_choice` and alternating `messages` whose assistant `tool_use` blocks must each be answered
 by a `tool_result` block (same `tool_use_id`) at the start of the next user message; at most four
-`cache_control` breakpoints. A response is a `message` with content blocks (`text`, `tool_use`),
-a `stop_reason` (`end_turn`, `tool_use`, `max_tokens`, `refusal`, ...) and `usage`
+`cache_control` breakpoints; tool names matching `^[a-zA-Z0-9_-]{1,64}$`; no empty or
+whitespace-only text block ("text content blocks must contain non-whitespace text"); a
+`max_tokens` no larger than the model's output ceiling, and a model the API knows (else 404).
+With `"stream": true` the answer is server-sent events (`message_start`, `content_block_*`,
+`message_delta`, `message_stop`; or an `error` event after `message_start`, when queued).
+A response is a `message` with content blocks (`text`, `tool_use`), a `stop_reason`
+(`end_turn`, `tool_use`, `max_tokens`, `refusal`, ...) and `usage`
 (`input_tokens`, `output_tokens`, `cache_creation_input_tokens`, `cache_read_input_tokens`).
 Errors are `{"type": "error", "error": {"type", "message"}, "request_id"}`: 400
 invalid_request_error, 401 authentication_error, 404 not_found_error, 429 rate_limit_error (with
@@ -33,7 +38,12 @@ from tests.fakes.loopback import LoopbackServer, Reply, Seen
 API_KEY = "sk-ant-test-key"
 PATH = "/v1/messages"
 _IDS = itertools.count(1)
-_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
+_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+# Output ceilings of the models this fake serves (the models overview pages), independent of the
+# brain's own price table on purpose: a test that picks a model the brain does not know sees it.
+MAX_OUTPUT = {"claude-sonnet-4-6": 64_000, "claude-opus-4-6": 128_000,
+              "claude-haiku-4-5": 64_000, "claude-opus-4-5": 64_000,
+              "claude-sonnet-5": 128_000, "claude-sonnet-5-5": 128_000}
 STEP_ID = re.compile(r"inv_[0-9a-z_]+:(?:gather|brain):[0-9a-z.]+")
 
 Turn = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
@@ -78,6 +88,15 @@ def rate_limited(retry_after: str = "0.01") -> Reply:
                  **{"retry-after": retry_after})
 
 
+def overloaded_mid_stream(input_tokens: int, model: str = "claude-sonnet-4-6") -> Reply:
+    """A stream that starts (`message_start`: the prompt was read, and is billed) and then ends
+    with an `overloaded_error` event, as the API does when it is overloaded mid-answer."""
+    reply = {**message(output_tokens=1), "id": f"msg_{next(_IDS):06d}", "model": model,
+             "usage": {"input_tokens": input_tokens, "output_tokens": 1},
+             "_error_after_start": "overloaded_error"}
+    return Reply(200, _events(reply), {"Content-Type": "text/event-stream; charset=utf-8"})
+
+
 def step_ids(request: dict[str, Any]) -> list[str]:
     """Every step id quoted anywhere in a request, first appearance first."""
     return list(dict.fromkeys(STEP_ID.findall(json.dumps(request))))
@@ -112,11 +131,15 @@ def validate(body: Any) -> str | None:
         return "model: Field required"
     if not isinstance(body.get("max_tokens"), int) or body["max_tokens"] < 1:
         return "max_tokens: Field required (an integer >= 1)"
+    ceiling = MAX_OUTPUT.get(body["model"])
+    if ceiling is not None and body["max_tokens"] > ceiling:
+        return (f"max_tokens: {body['max_tokens']} > {ceiling}, which is the maximum allowed "
+                f"number of output tokens for {body['model']}")
     tools = body.get("tools", [])
     names = [t.get("name") for t in tools]
     for n, tool in enumerate(tools):
         if not isinstance(tool.get("name"), str) or not _NAME.match(tool["name"]):
-            return f"tools.{n}.name: String should match pattern '^[a-zA-Z0-9_-]{{1,128}}$'"
+            return f"tools.{n}.custom.name: String should match pattern '^[a-zA-Z0-9_-]{{1,64}}$'"
         if (tool.get("input_schema") or {}).get("type") != "object":
             return f"tools.{n}.input_schema.type: Input should be 'object'"
     if len(set(names)) != len(names):
@@ -142,6 +165,11 @@ def _validate_messages(messages: Any) -> str | None:
         if not blocks and n != len(messages) - 1:
             return (f"messages.{n}: all messages must have non-empty content except for the "
                     "optional final assistant message")
+        texts = [str(b.get("text") or "") for b in blocks if b.get("type") == "text"]
+        if any(not t for t in texts):
+            return "messages: text content blocks must be non-empty"
+        if any(not t.strip() for t in texts):
+            return "messages: text content blocks must contain non-whitespace text"
         if msg.get("role") == "assistant":
             if pending:
                 return (f"messages.{n}: `tool_use` ids were found without `tool_result` blocks "
@@ -219,6 +247,8 @@ class FakeAnthropic:
         if problem:
             self.rejected.append(problem)
             return error(400, "invalid_request_error", problem)
+        if body["model"] not in MAX_OUTPUT:
+            return error(404, "not_found_error", f"model: {body['model']}")
         with self._lock:
             self.requests.append(body)
             turn = _turn_of(body)
@@ -226,11 +256,17 @@ class FakeAnthropic:
                 return error(500, "api_error", f"fake: no scripted answer for turn {turn}")
             self.answered.append(turn)
             entry = self.script[turn]
-            reply = entry(body) if callable(entry) else json.loads(json.dumps(entry))
+        # Outside the lock: a scripted answer may wait (a hung attempt) while a retry arrives.
+        reply = entry(body) if callable(entry) else json.loads(json.dumps(entry))
+        with self._lock:
             reply["usage"] = {**self._usage(body), **reply.get("usage", {})}
         reply.setdefault("id", f"msg_{next(_IDS):06d}")
         reply.setdefault("model", body["model"])
-        return Reply(200, reply, {"request-id": f"req_{next(_IDS):06d}"})
+        headers = {"request-id": f"req_{next(_IDS):06d}"}
+        if body.get("stream"):
+            headers["Content-Type"] = "text/event-stream; charset=utf-8"
+            return Reply(200, _events(reply), headers)
+        return Reply(200, reply, headers)
 
     def _usage(self, body: dict[str, Any]) -> dict[str, int]:
         """Input usage as prompt caching reports it: the prompt up to each cache breakpoint (tools,
@@ -257,6 +293,43 @@ class FakeAnthropic:
         self._cached.update(key for key, _ in marked)
         return {"input_tokens": max(total - read - written, 0),
                 "cache_creation_input_tokens": written, "cache_read_input_tokens": read}
+
+
+def _events(reply: dict[str, Any]) -> bytes:
+    """`reply` as the server-sent events of a streamed answer."""
+    usage = reply["usage"]
+    start = {**reply, "content": [], "stop_reason": None, "stop_sequence": None,
+             "usage": {**usage, "output_tokens": 1}}
+    failure = start.pop("_error_after_start", None)
+    events: list[tuple[str, dict[str, Any]]] = [("message_start", {"type": "message_start",
+                                                                   "message": start})]
+    if failure:
+        events.append(("error", {"type": "error", "error": {"type": failure,
+                                                             "message": "Overloaded"}}))
+        return _encode(events)
+    for index, block in enumerate(reply["content"]):
+        if block["type"] == "tool_use":
+            opened, delta = {**block, "input": {}}, {"type": "input_json_delta",
+                                                     "partial_json": json.dumps(block["input"])}
+        else:
+            opened, delta = {"type": "text", "text": ""}, {"type": "text_delta",
+                                                           "text": block["text"]}
+        events += [("content_block_start", {"type": "content_block_start", "index": index,
+                                             "content_block": opened}),
+                   ("content_block_delta", {"type": "content_block_delta", "index": index,
+                                             "delta": delta}),
+                   ("content_block_stop", {"type": "content_block_stop", "index": index})]
+    events += [("message_delta", {"type": "message_delta",
+                                  "delta": {"stop_reason": reply["stop_reason"],
+                                            "stop_sequence": None},
+                                  "usage": {"output_tokens": usage.get("output_tokens", 1)}}),
+               ("message_stop", {"type": "message_stop"})]
+    return _encode(events)
+
+
+def _encode(events: list[tuple[str, dict[str, Any]]]) -> bytes:
+    return "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n"
+                   for name, data in events).encode()
 
 
 def _stripped(value: Any) -> Any:

@@ -2,6 +2,9 @@
 whether its `Budget` allows another turn.
 
 Input tokens count everything the model read: uncached input, cache writes and cache reads.
+Every attempt counts, not only the answered ones: an attempt abandoned after the API started
+on it (a timeout, a dropped stream) is charged what the API reported before it stopped, or, when
+nothing arrived, an estimate of its input tokens at the full input price.
 Wall time counts this execution only: a worker resumed an hour later starts a fresh clock,
 while the tokens and dollars of replayed turns (already paid) still count.
 """
@@ -75,14 +78,21 @@ class Meter:
     budget: Budget
     pricing: Pricing
     usage: Usage = field(default_factory=Usage)
+    abandoned: Usage = field(default_factory=Usage)  # of attempts that brought no answer
+    attempts: int = 0  # requests sent, retries included
     turns: int = 0
     tool_calls: int = 0
     started: float = field(default_factory=time.monotonic)
 
     @property
     def cost(self) -> float:
-        """USD spent so far."""
-        return self.pricing.cost(self.usage)
+        """USD spent so far, abandoned attempts included."""
+        return self.pricing.cost(self.usage) + self.pricing.cost(self.abandoned)
+
+    @property
+    def all_input(self) -> int:
+        """Input tokens read so far, abandoned attempts included."""
+        return self.usage.all_input + self.abandoned.all_input
 
     @property
     def elapsed(self) -> float:
@@ -98,15 +108,21 @@ class Meter:
         self.turns += 1
         self.usage.add(usage)
 
+    def record_attempt(self, abandoned: Usage | None = None, count: int = 1) -> None:
+        """Count requests sent; `abandoned` is what they cost when they brought no answer."""
+        self.attempts += count
+        if abandoned is not None:
+            self.abandoned.add(abandoned)
+
     def exhausted(self) -> str | None:
         """Why no further turn may start, or None while the budget lasts. (A spent tool-call
         budget still allows one turn: the one that must submit findings.)"""
         budget = self.budget
         if self.turns >= budget.max_steps:
             return f"step budget ({budget.max_steps} model turns) used up"
-        if budget.max_input_tokens is not None and self.usage.all_input >= budget.max_input_tokens:
+        if budget.max_input_tokens is not None and self.all_input >= budget.max_input_tokens:
             return (f"input-token budget ({budget.max_input_tokens:,}) used up "
-                    f"({self.usage.all_input:,} read)")
+                    f"({self.all_input:,} read)")
         left = self.output_left()
         if left is not None and left < MIN_OUTPUT_TOKENS:
             return (f"output-token budget ({budget.max_output_tokens:,}) used up "
@@ -121,7 +137,8 @@ class Meter:
         """Output tokens the budget still allows, or None when unbounded."""
         if self.budget.max_output_tokens is None:
             return None
-        return max(self.budget.max_output_tokens - self.usage.output_tokens, 0)
+        written = self.usage.output_tokens + self.abandoned.output_tokens
+        return max(self.budget.max_output_tokens - written, 0)
 
     def tool_calls_left(self) -> int | None:
         """Tool calls the budget still allows, or None when unbounded."""
@@ -136,5 +153,7 @@ class Meter:
     def summary(self, model: str) -> dict[str, Any]:
         """Turns, tool calls, tokens and cost, for the findings and the report."""
         return {"model": model, "turns": self.turns, "tool_calls": self.tool_calls,
-                **self.usage.as_dict(), "cost_usd": round(self.cost, 6),
-                "seconds": round(self.elapsed, 3)}
+                **self.usage.as_dict(), "attempts": self.attempts,
+                "abandoned": self.abandoned.as_dict(),
+                "abandoned_cost_usd": round(self.pricing.cost(self.abandoned), 6),
+                "cost_usd": round(self.cost, 6), "seconds": round(self.elapsed, 3)}

@@ -17,8 +17,9 @@ from sandbox.base import Limits, RepoSpec
 from triage.agent.base import Brain, Budget, Findings, InvestigationContext
 from triage.agent.claude_conversation import Conversation, Parts
 from triage.agent.claude_fix import forward_check
+from triage.agent.claude_models import model_spec
 from triage.agent.claude_sandbox import SandboxPlan, SandboxSession
-from triage.agent.claude_settings import ClaudeSettings
+from triage.agent.claude_settings import ClaudeSettings, model_problem
 from triage.agent.rules import RulesBrain
 from triage.agent.tools import ToolRegistry
 from triage.agent.turns import TurnStore
@@ -37,11 +38,11 @@ Planner = Callable[[InvestigationContext], SandboxPlan | None]
 
 
 def make_client(settings: ClaudeSettings) -> anthropic.Anthropic:
-    """The SDK client: key, base URL, retries (429 / 529 / 5xx, honouring retry-after), timeout."""
+    """The SDK client: key and base URL (retries and timeouts are set per call, from the time
+    budget: see `claude_calls`)."""
     assert settings.anthropic_api_key is not None
     return anthropic.Anthropic(api_key=settings.anthropic_api_key.get_secret_value(),
-                               base_url=settings.anthropic_base_url,
-                               max_retries=settings.anthropic_max_retries,
+                               base_url=settings.anthropic_base_url, max_retries=0,
                                timeout=settings.anthropic_timeout_seconds)
 
 
@@ -68,6 +69,10 @@ class ClaudeBrain:
     def investigate(self, context: InvestigationContext, tools: ToolRegistry,
                     budget: Budget) -> Findings:
         """Start from the rules brain's findings; let the model test and extend them."""
+        spec = model_spec(self.settings.anthropic_model, self.settings.anthropic_models)
+        if spec is None:  # `triage config check` reports it; no request could succeed
+            return RulesInstead(f"brain `claude` not run: {model_problem(self.settings)}"
+                                ).investigate(context, tools, budget)
         first = RulesBrain().investigate(context, tools, budget)
         plan = self.sandbox(context) if self.sandbox else None
         session = SandboxSession(plan) if plan else None
@@ -77,7 +82,7 @@ class ClaudeBrain:
         playbook = self.playbooks.playbooks.get(context.playbook) if self.playbooks else None
         try:
             return Conversation(Parts(
-                settings=self.settings, context=context, registry=tools, budget=budget,
+                settings=self.settings, spec=spec, context=context, registry=tools, budget=budget,
                 first=first, client=client,
                 turns=TurnStore(self.store, context.investigation_id, self.redactor),
                 redactor=self.redactor, session=session,
@@ -136,6 +141,9 @@ def claude_brain(settings: Settings, config: TriageConfig, store: Store, redacto
     """The Claude brain when a key is set; otherwise the rules brain, saying why."""
     if settings.anthropic_api_key is None or not settings.anthropic_api_key.get_secret_value():
         return RulesInstead(NO_KEY)
+    problem = model_problem(settings)
+    if problem is not None:
+        return RulesInstead(f"brain `claude` not run: {problem}")
     planner = sandbox_planner(config, playbooks,
                               lambda: sandbox_root(settings.sandbox_dir, settings.data_dir),
                               settings.brain_command_timeout_seconds)

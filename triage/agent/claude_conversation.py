@@ -17,6 +17,7 @@ import anthropic
 from sandbox.base import SandboxError
 from triage.agent.base import Budget, Findings, FixProposal, InvestigationContext
 from triage.agent.budget import Meter, Usage
+from triage.agent.claude_calls import Caller, CallFailed
 from triage.agent.claude_dispatch import Toolbox, step_id
 from triage.agent.claude_findings import (
     SUBMIT,
@@ -27,13 +28,8 @@ from triage.agent.claude_findings import (
     submit_tool_param,
 )
 from triage.agent.claude_fix import ForwardCheck, fix_tools, proposal_of, verify_forward
-from triage.agent.claude_messages import (
-    assistant_content,
-    describe_failure,
-    failure_label,
-    pricing_from,
-    with_breakpoint,
-)
+from triage.agent.claude_messages import assistant_content, pricing_from, with_breakpoint
+from triage.agent.claude_models import ModelSpec
 from triage.agent.claude_prompt import SYSTEM, first_message
 from triage.agent.claude_sandbox import SandboxSession, sandbox_tools
 from triage.agent.claude_settings import ClaudeSettings
@@ -62,6 +58,7 @@ class Parts:
     """What a conversation is made of, prepared by the brain."""
 
     settings: ClaudeSettings
+    spec: ModelSpec  # the model's prices and output ceiling
     context: InvestigationContext
     registry: ToolRegistry
     budget: Budget
@@ -81,7 +78,10 @@ class Conversation:
     def __init__(self, parts: Parts) -> None:
         self.parts = parts
         settings, context = parts.settings, parts.context
-        self.meter = Meter(parts.budget, pricing_from(settings))
+        self.meter = Meter(parts.budget, pricing_from(parts.spec))
+        self.caller = Caller(parts.client, max_retries=settings.anthropic_max_retries,
+                             timeout=settings.anthropic_timeout_seconds, meter=self.meter,
+                             count=self._count_call)
         redact = parts.redactor.redact_text
         tokens = settings.brain_tool_output_tokens
         index = EvidenceIndex(context.evidence, parts.turns.step_detail)
@@ -157,9 +157,11 @@ class Conversation:
             record = None
         if record is not None:
             response = record.response
+            self._replay_attempts(record.usage)
         else:
-            response = self._ask(request)
-            self.parts.turns.save_turn(turn, digest, response, response.get("usage") or {})
+            response, attempts = self._ask(request)
+            self.parts.turns.save_turn(turn, digest, response,
+                                       {**(response.get("usage") or {}), **attempts})
             failpoint(f"claude:turn:{turn}")  # stored, tools not yet run
         usage = Usage.from_api(response.get("usage") or {})
         self.meter.record_turn(usage)
@@ -181,18 +183,27 @@ class Conversation:
             raise _Stop(self.stop)
         self.messages.append({"role": "user", "content": answer["content"]})
 
-    def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
-        """A live model call, counted in the metrics; _Stop when the API fails for good."""
+    def _ask(self, request: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A live model call (its attempts counted); the answer, and what its attempts were
+        (kept with the turn, so a replay counts them again); _Stop when the API fails for good."""
+        attempts, abandoned = self.meter.attempts, self.meter.abandoned.as_dict()
         try:
-            response = self._call(request)
-        except anthropic.APIError as exc:
-            self._count_call(failure_label(exc))
-            raise _Stop(f"the Messages API failed: {describe_failure(exc)}") from exc
-        self._count_call("ok", Usage.from_api(response.get("usage") or {}))
-        return response
+            response = self.caller.ask(request)
+        except CallFailed as exc:
+            if exc.out_of_time:
+                raise _Stop(f"time budget ({self.parts.budget.max_seconds:g} s) used up waiting "
+                            f"for the model ({exc})") from exc
+            raise _Stop(f"the Messages API failed: {exc}") from exc
+        spent = {k: n - abandoned[k] for k, n in self.meter.abandoned.as_dict().items()}
+        return response, {"attempts": self.meter.attempts - attempts, "abandoned": spent}
+
+    def _replay_attempts(self, usage: dict[str, Any]) -> None:
+        """Count a stored turn's attempts again: the abandoned ones were paid for too."""
+        self.meter.record_attempt(Usage.from_api(usage.get("abandoned") or {}),
+                                  count=int(usage.get("attempts") or 1))
 
     def _count_call(self, outcome: str, usage: Usage | None = None) -> None:
-        """Tell the service's metrics about one (live, not replayed) model call."""
+        """Tell the service's metrics about one (live, not replayed) model call attempt."""
         metrics, model = self.parts.metrics, self.parts.settings.anthropic_model
         if metrics is None:
             return
@@ -207,7 +218,7 @@ class Conversation:
     def _request(self) -> dict[str, Any]:
         """The next Messages API request (deterministic: a replay hashes the same)."""
         settings = self.parts.settings
-        max_tokens = settings.anthropic_max_tokens
+        max_tokens = min(settings.anthropic_max_tokens, self.parts.spec.max_output_tokens)
         left = self.meter.output_left()
         if left is not None:
             max_tokens = min(max_tokens, left)
@@ -221,14 +232,6 @@ class Conversation:
             request["tool_choice"] = {"type": "tool", "name": SUBMIT}  # the last word: findings
             self.forced = True
         return request
-
-    def _call(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Ask the model (the SDK retries 429, 529 and 5xx with backoff, honouring retry-after)."""
-        timeout = min(self.parts.settings.anthropic_timeout_seconds,
-                      max(self.meter.remaining_seconds(), 1.0))
-        message = self.parts.client.messages.create(**request, timeout=timeout)
-        dumped: dict[str, Any] = message.model_dump(mode="json", exclude_none=True)
-        return dumped
 
     def _answer(self, turn: int, stop: str, calls: list[dict[str, Any]]
                 ) -> tuple[dict[str, Any], list[StepRecord]]:
@@ -330,11 +333,15 @@ class Conversation:
 
     def _final_notes(self) -> list[str]:
         """Injection flags (once each), then what the model cost."""
-        usage = self.meter.usage
-        spent = (f"{self.parts.settings.anthropic_model}: {self.meter.turns} turn(s), "
-                 f"{self.meter.tool_calls} tool call(s), {usage.all_input:,} input tokens "
+        meter, usage = self.meter, self.meter.usage
+        retried = meter.attempts - meter.turns
+        spent = (f"{self.parts.settings.anthropic_model}: {meter.turns} turn(s), "
+                 f"{meter.tool_calls} tool call(s), {meter.all_input:,} input tokens "
                  f"({usage.cache_read_input_tokens:,} read from the prompt cache), "
-                 f"{usage.output_tokens:,} output tokens, ${self.meter.cost:.4f}")
+                 f"{usage.output_tokens:,} output tokens, ${meter.cost:.4f}")
+        if retried > 0:
+            spent += (f"; {meter.attempts} request(s) sent, {retried} without an answer "
+                      f"(charged ${meter.pricing.cost(meter.abandoned):.4f})")
         return [*dict.fromkeys(self.notes), spent]
 
     def _incomplete(self, reason: str) -> Findings:

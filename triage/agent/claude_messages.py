@@ -9,28 +9,35 @@ from typing import Any
 import anthropic
 
 from triage.agent.budget import Pricing
-from triage.agent.claude_settings import ClaudeSettings
+from triage.agent.claude_models import ModelSpec
+
+EMPTY_TURN = "(no output)"  # the API refuses an assistant message without content
 
 
-def pricing_from(settings: ClaudeSettings) -> Pricing:
-    """Prices per million tokens, from the settings."""
-    return Pricing(settings.anthropic_price_input_per_mtok, settings.anthropic_price_output_per_mtok,
-                   settings.anthropic_price_cache_write_per_mtok,
-                   settings.anthropic_price_cache_read_per_mtok)
+def pricing_from(spec: ModelSpec) -> Pricing:
+    """Prices per million tokens of one model."""
+    return Pricing(spec.input_per_mtok, spec.output_per_mtok, spec.cache_write_per_mtok,
+                   spec.cache_read_per_mtok)
+
+
+def _blank(block: dict[str, Any]) -> bool:
+    """A text block the API refuses: empty or whitespace only (models emit "\n\n" beside a
+    tool call)."""
+    return block.get("type") == "text" and not str(block.get("text") or "").strip()
 
 
 def assistant_content(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A response's content as it is sent back in the next request."""
+    """A response's content as it is sent back in the next request (blank text dropped)."""
     out: list[dict[str, Any]] = []
     for block in blocks:
         kind = block.get("type")
-        if kind == "text" and block.get("text"):
+        if kind == "text" and not _blank(block):
             out.append({"type": "text", "text": block["text"]})
         elif kind == "tool_use":
             out.append({key: block[key] for key in ("type", "id", "name", "input")})
         elif kind in ("thinking", "redacted_thinking"):
             out.append(block)
-    return out or [{"type": "text", "text": "(no output)"}]
+    return out or [{"type": "text", "text": EMPTY_TURN}]
 
 
 def with_breakpoint(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

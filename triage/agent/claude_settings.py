@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field, SecretStr
 
 from triage.agent.base import Budget
+from triage.agent.claude_models import ModelSpec, model_spec, unknown_model
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
 
@@ -19,14 +20,12 @@ class ClaudeSettings(BaseModel):
     anthropic_api_key: SecretStr | None = Field(default=None, description="without it: rules")
     anthropic_base_url: str | None = Field(default=None, description="a proxy, or a test server")
     anthropic_model: str = Field(default=DEFAULT_MODEL, min_length=1)
-    anthropic_max_tokens: int = Field(default=4096, ge=256, le=64_000, description="per turn")
+    anthropic_max_tokens: int = Field(default=4096, ge=256, le=128_000,
+                                      description="per turn (at most the model's ceiling)")
     anthropic_max_retries: int = Field(default=4, ge=0, le=10, description="429 / 529 / 5xx")
-    anthropic_timeout_seconds: float = Field(default=120.0, gt=0, description="per request")
-    # USD per million tokens (Claude Sonnet 4.6 list prices; cache writes at the 5-minute rate).
-    anthropic_price_input_per_mtok: float = Field(default=3.0, ge=0)
-    anthropic_price_output_per_mtok: float = Field(default=15.0, ge=0)
-    anthropic_price_cache_write_per_mtok: float = Field(default=3.75, ge=0)
-    anthropic_price_cache_read_per_mtok: float = Field(default=0.30, ge=0)
+    anthropic_timeout_seconds: float = Field(default=120.0, gt=0, description="per attempt")
+    # Prices and output ceilings by model id, added to (or replacing) the built-in table.
+    anthropic_models: dict[str, ModelSpec] = Field(default_factory=dict)
     brain_max_steps: int = Field(default=20, ge=1, le=200, description="model turns")
     brain_max_tool_calls: int = Field(default=60, ge=1)
     brain_max_input_tokens: int = Field(default=600_000, ge=1)
@@ -47,12 +46,21 @@ def budget_from(settings: ClaudeSettings) -> Budget:
                   max_cost_usd=settings.brain_max_cost_usd)
 
 
+def model_problem(settings: ClaudeSettings) -> str | None:
+    """Why the configured model cannot be used (no known price), or None."""
+    return unknown_model(settings.anthropic_model, settings.anthropic_models)
+
+
 def brain_status(settings: ClaudeSettings, brain: str) -> str:
     """One line for `triage config check`: which brain runs, and why."""
     if brain != "claude":
         return f"brain: {brain}"
+    spec = model_spec(settings.anthropic_model, settings.anthropic_models)
+    if spec is None:
+        return f"brain: claude — invalid: {model_problem(settings)}"
     if settings.anthropic_api_key is None or not settings.anthropic_api_key.get_secret_value():
         return "brain: claude — disabled: TRIAGE_ANTHROPIC_API_KEY is not set, the rules brain runs"
-    return (f"brain: claude ({settings.anthropic_model}; at most {settings.brain_max_steps} turns, "
-            f"${settings.brain_max_cost_usd:.2f}, {settings.brain_max_seconds:g} s per "
+    return (f"brain: claude ({settings.anthropic_model} at ${spec.input_per_mtok:g} / "
+            f"${spec.output_per_mtok:g} per MTok in / out; at most {settings.brain_max_steps} "
+            f"turns, ${settings.brain_max_cost_usd:.2f}, {settings.brain_max_seconds:g} s per "
             "investigation)")

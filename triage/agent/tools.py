@@ -6,6 +6,7 @@ report can show each query exactly as it ran.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,23 @@ from connectors import Connector, Evidence, QueryRequest
 from connectors.timeparse import parse_timestamp
 from triage.analysis.redaction import Redactor, default_redactor
 from triage.models import StepKind, StepRecord, utcnow
+
+# The Messages API's pattern for tool names; a connector's query tool is `query_<connector>`.
+TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+QUERY_PREFIX = "query_"
+
+
+def query_tool_name(connector: str) -> str:
+    """The name of the query tool over the connector called `connector`."""
+    return f"{QUERY_PREFIX}{connector}"
+
+
+def connector_name_problem(name: str) -> str | None:
+    """Why a connector called `name` cannot be offered to a model as a tool, or None."""
+    if TOOL_NAME.fullmatch(query_tool_name(name)):
+        return None
+    return (f"connector name {name!r} cannot name a model tool ({query_tool_name(name)!r}): "
+            f"use letters, digits, '_' and '-' only, at most {64 - len(QUERY_PREFIX)} characters")
 
 
 @dataclass(frozen=True)
@@ -73,7 +91,7 @@ def connector_tool(connector: Connector) -> Tool:
         return connector.query(request)
 
     return Tool(
-        name=f"query_{connector.name}",
+        name=query_tool_name(connector.name),
         description=f"Read-only {connector.kind.value} query on connector {connector.name!r}.",
         parameters={
             "type": "object",
@@ -95,6 +113,9 @@ class ToolRegistry:
 
     def __init__(self, connectors: list[Connector], max_parallel: int = 8,
                  redactor: Redactor | None = None) -> None:
+        problems = [p for p in map(connector_name_problem, (c.name for c in connectors)) if p]
+        if problems:  # config loading refuses these names; a caller that skipped it is a bug
+            raise ValueError("; ".join(problems))
         self.connectors = {c.name: c for c in connectors}
         self.tools = {tool.name: tool for tool in map(connector_tool, connectors)}
         self._max_parallel = max_parallel
