@@ -28,7 +28,8 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_demo_prints_findings_and_report_location(workdir: Path) -> None:
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
-    assert "[bad-deploy] Bad deploy: checkout deploy 6457c33dee76 (lee: Switch cart totals" in result.output
+    assert ("summary: Code change: commit 8d41ce5b1eb8 'Switch cart totals to Decimal' (Lee Park) in "
+            "deploy 6457c33dee76 — reproduced and bisected") in result.output
     culprit = "8d41ce5b1eb85485bf1992b8238809fd2920c3f3"  # found by bisect in the demo repository
     assert f"culprit: {culprit} 'Switch cart totals to Decimal'" in result.output
     assert "verified revert " in result.output and " on local branch triage/inv_" in result.output

@@ -147,7 +147,8 @@ def test_builtin_default_is_valid():
     playbook = load_playbook(builtin_dir() / "default.yaml")
     assert playbook.name == "default"
     assert playbook.match == Match()
-    assert [q.id for q in playbook.queries] == ["error_logs", "service_metrics", "recent_deploys"]
+    assert [q.id for q in playbook.queries] == ["error_logs", "all_logs", "service_metrics",
+                                               "recent_deploys"]
 
 
 # --- PlaybookLibrary ----------------------------------------------------------------------------
@@ -305,10 +306,12 @@ def test_render_builtin_default_queries():
     playbook = load_playbook(builtin_dir() / "default.yaml")
     rendered = {q.id: q.render(alert(), "checkout") for q in playbook.queries}
     assert rendered == {"error_logs": "service=checkout level!=info level!=debug",
+                        "all_logs": "service=checkout",
                         "service_metrics": '{service="checkout"}',
                         "recent_deploys": "service=checkout"}
     rendered = {q.id: q.render(alert(), None) for q in playbook.queries}
     assert rendered["error_logs"] == "level!=info level!=debug"
+    assert rendered["all_logs"] == ""
     assert rendered["recent_deploys"] == ""
 
 

@@ -85,11 +85,15 @@ def test_demo_replay_end_to_end(tmp_path: Path) -> None:
     assert report.findings is not None
     top = report.findings.hypotheses[0]
     assert top.category == "bad-deploy"
-    assert top.suspect_commit == "6457c33dee760e578c329b355b6976c54c793fee"  # the deploy
+    # The verdict: the bisected culprit leads, inside the deploy that shipped it.
+    assert top.suspect_commit == "8d41ce5b1eb85485bf1992b8238809fd2920c3f3"
+    assert report.summary.startswith(top.title)
+    assert "8d41ce5b1eb8" in report.summary and "6457c33dee76" in report.summary
+    assert any("Decimal" in why for why in top.rationale if why.startswith("changed:"))
     assert report.fix is not None and report.fix.culprit is not None
     assert report.fix.culprit.sha == "8d41ce5b1eb85485bf1992b8238809fd2920c3f3"  # bisect
     assert {q.name for q in report.queries} == {
-        "error_logs on logs", "service_metrics on metrics", "recent_deploys on deploys",
+        "error_logs on logs", "all_logs on logs", "service_metrics on metrics", "recent_deploys on deploys",
         "orders_by_status on orders_db"}
     assert all(check_.met for check_ in check(scenario, outcome))
     assert outcome.html_path.read_text().startswith("<!doctype html>")

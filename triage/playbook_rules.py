@@ -4,14 +4,15 @@
       - category: db-contention
         title: "Database lock contention: {signal}"
         all: [{signal: new_errors, text: "(?i)lock timeout|deadlock"}]   # each must be met
-        any: [{signal: metric_shift, metric: "(?i)latency|db_", direction: rose}]  # one must be
+        any: [{signal: metric_shift, metric: "(?i)latency|db_", direction: rose},
+              {signal: new_errors, shape: db_lock, min_share: 0.3}]  # one must be
         against: [{signal: recent_deploy}]                                # lowers confidence
         base: 0.35
         weight: 0.5
 
 Confidence = base + weight * (mean strength of the supporting signals), minus 0.15 for each
-piece of counter-evidence, capped to [0, 0.95]. `signal: symptom` means any signal that is not a
-deploy.
+`against` condition some other signal meets, capped to [0, 0.95]. `signal: symptom` means any
+signal that is not a deploy.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from triage.analysis.shapes import Shape, shape_shares
 from triage.analysis.signals import Signal, SignalKind
 
 SYMPTOM = "symptom"
@@ -39,6 +41,13 @@ class SignalMatch(BaseModel):
     metric: str | None = Field(default=None, description="regex over the metric name")
     direction: Literal["rose", "fell"] | None = None
     min_strength: float = Field(default=0.0, ge=0.0, le=1.0)
+    shape: str | None = Field(default=None, description="an error shape (see analysis.shapes) "
+                              "the new and risen error lines must show")
+    min_share: float = Field(default=0.0, ge=0.0, le=1.0, description="with `shape`: its least "
+                             "share of the new error lines; for drill-down: the value's share")
+    field: str | None = Field(default=None, description="drill-down: regex over the attribute")
+    mode: Literal["concentration", "shift"] | None = Field(default=None,
+                                                           description="drill-down: which kind")
 
     @field_validator("signal")
     @classmethod
@@ -48,7 +57,15 @@ class SignalMatch(BaseModel):
             raise ValueError(f"unknown signal {value!r}; known: {', '.join(sorted(known))}")
         return value
 
-    @field_validator("text", "metric")
+    @field_validator("shape")
+    @classmethod
+    def _shape(cls, value: str | None) -> str | None:
+        known = {shape.value for shape in Shape}
+        if value is not None and value not in known:
+            raise ValueError(f"unknown shape {value!r}; known: {', '.join(sorted(known))}")
+        return value
+
+    @field_validator("text", "metric", "field")
     @classmethod
     def _regex(cls, pattern: str | None) -> str | None:
         if pattern is not None:
@@ -71,7 +88,27 @@ class SignalMatch(BaseModel):
             return False
         if self.metric and not re.search(self.metric, str(signal.detail.get("metric", ""))):
             return False
+        if self.field and not re.search(self.field, str(signal.detail.get("field", ""))):
+            return False
+        if self.mode and signal.detail.get("mode") != self.mode:
+            return False
+        if self.shape is not None:
+            if _shares(signal).get(self.shape, 0.0) < max(self.min_share, 1e-9):
+                return False
+        elif self.min_share and float(signal.detail.get("share", 0.0)) < self.min_share:
+            return False
         return not self.text or re.search(self.text, _searchable(signal)) is not None
+
+
+def _shares(signal: Signal) -> dict[str, float]:
+    """The error shapes of a signal's lines: as the analyzer measured them, or (for a signal
+    from elsewhere, e.g. a model or an older store) from the templates it carries."""
+    measured = signal.detail.get("shapes")
+    if isinstance(measured, dict):
+        return {str(k): float(v) for k, v in measured.items() if isinstance(v, int | float)}
+    templates = [*signal.detail.get("templates", []), *signal.detail.get("risen", [])]
+    return shape_shares((f"{t.get('template', '')} {t.get('sample', '')}", int(t.get("count") or 1))
+                        for t in templates if isinstance(t, dict))
 
 
 def _searchable(signal: Signal) -> str:
@@ -129,8 +166,11 @@ class HypothesisRule(BaseModel):
             support += [s for s in extra if s not in support]
         against = [s for s in signals if s not in support
                    and any(c.matches(s) for c in self.against)]
+        # Each kind of counter-evidence counts once: three traffic metrics that rose are one
+        # reason to doubt a deploy, not three.
+        doubts = sum(1 for c in self.against if any(c.matches(s) for s in against))
         confidence = self.base + self.weight * fmean(s.strength for s in support)
-        confidence = max(0.0, min(MAX_CONFIDENCE, confidence - COUNTER_PENALTY * len(against)))
+        confidence = max(0.0, min(MAX_CONFIDENCE, confidence - COUNTER_PENALTY * doubts))
         strongest = max(support, key=lambda s: s.strength)
         deploy = next((s for s in support if s.kind == SignalKind.RECENT_DEPLOY), None)
         title = self.title.format(signal=strongest.title, service=service or "the service",

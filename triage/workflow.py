@@ -20,12 +20,13 @@ from triage import repository as repo
 from triage.agent.base import Findings, InvestigationContext
 from triage.agent.claude_settings import budget_from
 from triage.agent.tools import StepLog, ToolCall, ToolRegistry
-from triage.analysis.runner import analyze
+from triage.analysis.runner import analyze_window
 from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal
 from triage.analysis.similar import similar_investigations, templates_of
 from triage.config import ServiceConfig
 from triage.failpoints import failpoint
 from triage.fix import stages as fix_stages
+from triage.fix.records import FixSection
 from triage.models import Alert, InvestigationState, StepKind, StepRecord, utcnow
 from triage.notify.content import NoteKind
 from triage.notify.notes import post_note
@@ -33,6 +34,10 @@ from triage.playbook import Playbook, PlaybookError
 from triage.report.build import build_report
 from triage.report.render import render_markdown
 from triage.runtime import Runtime, current
+from triage.verdict import latest_findings, reconcile
+
+ANALYZERS = ["change points", "logs", "templates", "drill-down", "metrics", "saturation",
+             "database", "deploys"]
 
 
 @contextmanager
@@ -113,11 +118,17 @@ def analyze_evidence(investigation_id: str) -> None:
         started, log = utcnow(), StepLog(investigation_id, "analyze")
         playbook = runtime.playbooks.playbooks.get(context.playbook)
         thresholds = playbook.signals if playbook else None
-        signals = analyze(context.evidence, context.window, thresholds) if context.evidence else []
-        log.add(StepKind.ANALYSIS, "signals", {"analyzers": ["logs", "metrics", "deploys"]}, "ok",
-                f"{len(signals)} signal(s)" + "".join(f"; {s.title}" for s in signals[:3]),
-                {"signals": [s.model_dump(mode="json") for s in signals]}, started,
-                (utcnow() - started).total_seconds() * 1000)
+        onset, signals = (analyze_window(context.evidence, context.window, thresholds,
+                                         runtime.redactor.redact_text)
+                          if context.evidence else (None, []))
+        when = (f"onset {onset.at:%H:%M} UTC ({onset.series} changed first)" if onset
+                else "no change point: the playbook's fixed onset was used")
+        log.add(StepKind.ANALYSIS, "signals", {"analyzers": ANALYZERS}, "ok",
+                f"{len(signals)} signal(s); {when}" + "".join(f"; {s.title}" for s in signals[:3]),
+                {"signals": [s.model_dump(mode="json") for s in signals],
+                 "onset": ({"at": onset.at.isoformat(), "series": onset.series,
+                            "shape": onset.change.shape} if onset else None)},
+                started, (utcnow() - started).total_seconds() * 1000)
         _save(runtime, log.records)
 
 
@@ -197,9 +208,27 @@ def propose_fix(investigation_id: str) -> None:
         _save(runtime, fix_stages.fix(runtime, investigation_id))
 
 
+@DBOS.step(name="triage.verdict")
+def reconcile_verdict(investigation_id: str) -> None:
+    """Re-rank the brain's hypotheses by what reproduction and bisect established: one verdict
+    that the summary, the report, the notes and the JSON all carry."""
+    with _stage(investigation_id, "verdict") as runtime:
+        with runtime.store.read() as conn:
+            steps = repo.list_steps(conn, investigation_id)
+        brain_findings = findings_of([s for s in steps if s.stage == "brain"])
+        if brain_findings is None:
+            return
+        started, log = utcnow(), StepLog(investigation_id, "verdict")
+        findings = reconcile(brain_findings, FixSection.from_steps(steps))
+        log.add(StepKind.STAGE, "findings", {"from": "brain, reproduce, fix"}, "ok",
+                findings.summary, findings.model_dump(mode="json"), started,
+                (utcnow() - started).total_seconds() * 1000)
+        _save(runtime, log.records, summary=findings.summary)
+
+
 STAGES = {"gather": gather, "analyze": analyze_evidence, "first_note": post_first_note,
-          "brain": run_brain, "reproduce": reproduce, "fix": propose_fix, "report": write_report,
-          "final_note": post_final_note}
+          "brain": run_brain, "reproduce": reproduce, "fix": propose_fix,
+          "verdict": reconcile_verdict, "report": write_report, "final_note": post_final_note}
 
 
 @DBOS.workflow(name="triage.investigate")
@@ -255,6 +284,6 @@ def _context(runtime: Runtime, investigation_id: str, *,
 
 
 def findings_of(steps: list[StepRecord]) -> Findings | None:
-    """The brain's findings among an investigation's steps."""
-    step = next((s for s in steps if s.stage == "brain" and s.name == "findings"), None)
-    return Findings.model_validate(step.detail) if step else None
+    """The latest findings among an investigation's steps: the reconciled verdict once it
+    exists, else the brain's."""
+    return latest_findings(steps)

@@ -158,7 +158,10 @@ def test_new_error_templates_signal_keeps_its_shape_and_adds_risen() -> None:
                         start=WINDOW.start, end=WINDOW.end, rows=rows)
     signal = new_error_templates(CitedEvidence("s1", evidence), WINDOW)
     assert signal is not None
-    assert signal.title.startswith(f"1 new error message(s); most frequent: \"{TYPE_ERROR}")
+    # the real line, not only its template: the operand types are the point
+    assert signal.title.startswith(f"1 new error message(s); most frequent ×12: \"{TYPE_ERROR} for +: "
+                                   "'decimal.Decimal' and 'float'")
+    assert signal.detail["shapes"] == {"code": round(12 / 72, 3)}
     assert signal.onset == at(46)
     [template] = signal.detail["templates"]
     assert template["template"] == "TypeError: unsupported operand type(s) for +: <STR> and <STR> order=<NUM>"

@@ -301,9 +301,15 @@ def test_analyzers_read_datadog_evidence(dd):
         "logs: service:checkout"])]
     signals = analyze(cited, window)
     kinds = {s.kind for s in signals}
-    assert SignalKind.METRIC_SHIFT in kinds and SignalKind.RECENT_DEPLOY in kinds
+    assert SignalKind.METRIC_SHIFT in kinds and SignalKind.NEW_ERRORS in kinds
+    # The fake's error lines begin at 12:05, before either deploy: the onset is theirs, and no
+    # deploy precedes it. Without the logs, the onset is the error metric's jump at 12:30, and
+    # the 12:20 deploy precedes it.
+    assert SignalKind.RECENT_DEPLOY not in kinds
+    signals = analyze(cited[:3], window)
     deploy = next(s for s in signals if s.kind == SignalKind.RECENT_DEPLOY)
     assert "checkout" in deploy.title and COMMIT[:12] in deploy.title
+    assert deploy.detail["minutes_before_onset"] == 10
 
 
 def test_only_read_endpoints_are_ever_called(fake: FakeDatadog, secrets: dict[str, Any]):

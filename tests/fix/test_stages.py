@@ -31,6 +31,7 @@ from triage.app import create_app
 from triage.config import parse_config
 from triage.fix import stages
 from triage.fix.records import FixRecord, FixSection, PublishRecord
+from triage.notify.content import final_note
 from triage.replay import ReplayOutcome
 from triage.report.render import render_html, render_markdown
 from triage.runtime import Runtime
@@ -186,6 +187,17 @@ def test_a_scenario_that_does_not_reproduce_gets_no_fix(place: Path) -> None:
         assert missing.status_code == 404
         assert "has no verified fix" in missing.json()["detail"]
         assert all(c.met for c in check(load_scenario(PROFILE), run.outcome))
+        # One verdict: the summary, the findings and the final note agree with the reproduction.
+        report = run.outcome.report
+        assert report.findings is not None and report.findings.abstained
+        assert report.summary.startswith("Evidence is too weak to name a cause")
+        assert "not reproduced" in report.summary
+        deploy = next(h for h in report.findings.hypotheses if h.category == "bad-deploy")
+        assert deploy.counter_evidence[0].startswith("not reproduced")
+        with run.runtime.store.read() as conn:
+            steps = repo.list_steps(conn, run.outcome.investigation_id)
+        note, _ = final_note(report, steps, "http://report")
+        assert note.splitlines()[0] == f"Automated triage finished: {report.summary}"
     finally:
         run.runtime.close()
 

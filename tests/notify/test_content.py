@@ -38,7 +38,7 @@ def test_first_note_leads_with_the_strongest_signals(demo_report: Report) -> Non
     body, footer = first_note(demo_report, LINK)
     lines = body.splitlines()
     assert lines[0].startswith("Automated triage: first look")
-    assert lines[1] == "Service: checkout · playbook high-error-rate · 4 queries run"
+    assert lines[1] == "Service: checkout · playbook high-error-rate · 5 queries run"
     strongest = max(demo_report.signals, key=lambda s: s.strength)
     assert lines[3] == "Strongest signals so far:"
     assert lines[4].startswith(f"- {strongest.title} (")

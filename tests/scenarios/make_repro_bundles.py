@@ -4,7 +4,8 @@
 `profile-deploy-coincidence`: a deploy of the profile service lands minutes before profile pages
 start failing with `KeyError: 'avatar_url'`. The rules brain blames the deploy, but replaying the
 failing requests against the deployed code passes: the failures came from cache entries the old
-version wrote during the rollout, not from the new code. Expected: `not_reproduced`, and no fix.
+version wrote during the rollout, not from the new code. Expected: `not_reproduced`, no fix, and
+a verdict that demotes the deploy and abstains.
 """
 
 from __future__ import annotations
@@ -148,7 +149,8 @@ def incident(shas: dict[str, str]) -> Incident:
                         ["profile/app.py"]),
                  Deploy(12, shas["bad"], "raj", "Cache rendered profiles",
                         ["README.md", "profile/app.py"])],
-        expectations={"top_category": "bad-deploy", "repro_verdict": "not_reproduced",
+        # The verdict demotes the deploy the reproduction cleared: nothing is blamed.
+        expectations={"abstains": True, "repro_verdict": "not_reproduced",
                       "fix_verified": False,
                       "report_contains": ["not reproduced", "no fix is proposed"]},
         seed=11,

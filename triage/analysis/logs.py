@@ -1,4 +1,5 @@
-"""Log analyzers: error spikes, and error templates new (or risen) in the incident window."""
+"""Log analyzers: error spikes, and error templates new (or risen) in the incident window, with
+the shape of the failures they describe and a real (redacted) line for each."""
 
 from __future__ import annotations
 
@@ -6,31 +7,22 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
-from connectors.timeparse import parse_timestamp
+from triage.analysis.levels import ERROR_LEVELS, severity_of
+from triage.analysis.shapes import shape_of, shape_shares
 from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal, SignalKind, Thresholds
-from triage.analysis.templates import TemplateWindows, no_redaction
+from triage.analysis.templates import TemplateChange, TemplateWindows, no_redaction
 
-ERROR_LEVELS = frozenset({"error", "err", "critical", "crit", "fatal", "alert", "emergency", "panic"})
+__all__ = ["ERROR_LEVELS", "error_spike", "new_error_templates"]
+
 SHOWN_TEMPLATES = 5
-
-
-def _is_error(row: dict[str, Any]) -> bool:
-    return str(row.get("level", row.get("severity", ""))).lower() in ERROR_LEVELS
-
-
-def _stamp(row: dict[str, Any]) -> datetime | None:
-    try:
-        return parse_timestamp(row.get("timestamp"))
-    except ValueError:
-        return None
+ONSET_SHARE = 0.1  # a template weighs in the onset only with this share of the new error lines
 
 
 def error_spike(cited: CitedEvidence, window: AnalysisWindow,
                 thresholds: Thresholds | None = None) -> Signal | None:
     """A rise in the rate of error-level lines from the baseline to the incident window."""
-    stamps = [s for row in cited.evidence.rows if _is_error(row) and (s := _stamp(row))]
+    stamps = [stamp for stamp, _ in cited.errors]
     before = sum(1 for s in stamps if s < window.onset)
     during = sorted(s for s in stamps if s >= window.onset)
     base_rate = before / window.minutes(incident=False)
@@ -65,23 +57,52 @@ def _rate_onset(stamps: list[datetime], base_rate: float) -> datetime:
 
 def new_error_templates(cited: CitedEvidence, window: AnalysisWindow,
                         redact: Callable[[str], str] = no_redaction) -> Signal | None:
-    """Error templates seen in the incident window but never in the baseline; risen ones too."""
+    """Error templates seen in the incident window but never in the baseline; risen ones too.
+    Each carries a real (redacted) line, and the signal says which failure shapes the new and
+    risen lines describe, by their share of those lines."""
     windows = TemplateWindows(window, samples=1, redact=redact)
-    for row in cited.evidence.rows:
-        stamp = _stamp(row)
-        if stamp is not None and _is_error(row):
-            windows.add(stamp, str(row.get("message", "")))
+    for stamp, row in cited.errors:
+        windows.add(stamp, str(row.get("message", "")), severity_of(row))
     diff = windows.diff()
-    if not diff.new:
+    if not diff.new and not diff.risen:
         return None
-    top = diff.new[0]
+    changed = [*diff.new, *diff.risen]
+    shapes = shape_shares((_text(c), c.incident_count) for c in changed)
+    lead = max(diff.new or diff.risen, key=lambda c: c.incident_count)
+    what = (f"{len(diff.new)} new error message(s)" if diff.new
+            else f"{len(diff.risen)} error message(s) risen")
+    total = sum(c.incident_count for c in changed)
     return Signal(
         kind=SignalKind.NEW_ERRORS,
-        title=(f"{len(diff.new)} new error message(s); most frequent: \"{top.template}\" "
-               f"×{top.incident_count}"),
-        strength=min(1.0, 0.5 + 0.1 * sum(c.incident_count for c in diff.new) ** 0.5),
-        onset=min(c.first_seen for c in diff.new),
+        title=f"{what}; most frequent ×{lead.incident_count}: {_shown(lead)}",
+        strength=min(1.0, (0.5 if diff.new else 0.35) + 0.1 * total ** 0.5),
+        onset=_template_onset(diff.new, total),
         evidence=[cited.step_id],
-        detail={"templates": [c.as_detail() for c in diff.new[:SHOWN_TEMPLATES]],
-                "risen": [c.as_detail() for c in diff.risen[:SHOWN_TEMPLATES]]},
+        detail={"templates": [_detail(c) for c in diff.new[:SHOWN_TEMPLATES]],
+                "risen": [_detail(c) for c in diff.risen[:SHOWN_TEMPLATES]],
+                "shapes": shapes, "lines": total},
     )
+
+
+def _text(change: TemplateChange) -> str:
+    """What a template's shape is judged on: the template and its real line."""
+    return f"{change.template} {change.samples[0] if change.samples else ''}"
+
+
+def _shown(change: TemplateChange) -> str:
+    """The real line when there is one (the status code and the host are the point), else the
+    template."""
+    return f"\"{change.samples[0] if change.samples else change.template}\""
+
+
+def _detail(change: TemplateChange) -> dict[str, object]:
+    shape = shape_of(_text(change))
+    return {**change.as_detail(), "shape": shape.value if shape else None}
+
+
+def _template_onset(new: list[TemplateChange], total: int) -> datetime | None:
+    """When the new errors began: the first line of a new template that carries a real share of
+    them; one stray line of a rare message is never the onset (risen templates were already
+    there, so their first line says nothing about when the incident began)."""
+    weighty = [c for c in new if c.incident_count >= max(3, ONSET_SHARE * total)]
+    return min(c.first_seen for c in weighty) if weighty else None

@@ -1,12 +1,13 @@
-"""Metric analyzer: robust level shifts (median / MAD) from the baseline to the incident window."""
+"""Metric analyzer: robust level shifts (median / MAD) from the baseline to the incident window,
+each dated by change point detection on its own series (steps and slow ramps alike)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from statistics import median
-from typing import Any
 
-from connectors.files_metrics import group_series
-from connectors.timeparse import parse_timestamp
+from triage.analysis.changepoints import ChangePoint
+from triage.analysis.onset import series_change, series_points
 from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal, SignalKind, Thresholds
 
 MIN_POINTS = 3
@@ -21,42 +22,55 @@ def _robust_scale(values: list[float], centre: float) -> float:
 
 def metric_shifts(cited: CitedEvidence, window: AnalysisWindow,
                   thresholds: Thresholds | None = None) -> list[Signal]:
-    """One signal per series whose incident-window median left its baseline band."""
+    """One signal per series whose incident-window level left its baseline band."""
+    limits = thresholds or Thresholds()
     signals = []
-    # Only well-formed points: a backend's metadata rows (rules, series lists) are not series.
-    points_only = [row for row in cited.evidence.rows
-                   if row.get("metric") is not None and row.get("timestamp") and
-                   isinstance(row.get("value"), int | float)]
-    for key, points in group_series(points_only).items():
-        signal = _series_shift(key, points, window, cited.step_id, thresholds or Thresholds())
+    for key, (times, values) in series_points(cited).items():
+        change = series_change(cited, key, not_after=window.end, min_z=limits.metric_z,
+                               min_relative=limits.metric_min_change)
+        signal = _series_shift(key, times, values, window, cited.step_id, limits, change)
         if signal:
             signals.append(signal)
     return signals
 
 
-def _series_shift(key: str, points: list[dict[str, Any]], window: AnalysisWindow,
-                  step_id: str, limits: Thresholds) -> Signal | None:
-    timed = [(parse_timestamp(p["timestamp"]), float(p["value"])) for p in points]
-    base = [v for t, v in timed if t < window.onset]
-    during = [(t, v) for t, v in timed if t >= window.onset]
+def metric_name(key: str) -> str:
+    """The metric name of a series key (`name{labels}`)."""
+    return key.split("{", 1)[0]
+
+
+def _series_shift(key: str, times: list[datetime], values: list[float], window: AnalysisWindow,
+                  step_id: str, limits: Thresholds, change: ChangePoint | None) -> Signal | None:
+    base = [v for t, v in zip(times, values, strict=True) if t < window.onset]
+    during = [(t, v) for t, v in zip(times, values, strict=True) if t >= window.onset]
     if len(base) < MIN_POINTS or len(during) < MIN_POINTS:
         return None
     centre = median(base)
     scale = _robust_scale(base, centre)
-    level = median(v for _, v in during)
+    # A ramp's level is where it got to, not its middle: the last points, not the window median.
+    tail = [v for _, v in during[-max(MIN_POINTS, len(during) // 3):]]
+    level = median(tail)
     z = (level - centre) / scale
     relative = abs(level - centre) / max(abs(centre), 1e-9)
     if abs(z) < limits.metric_z or relative < limits.metric_min_change:
         return None
-    onset = next((t for t, v in during if abs(v - centre) / scale >= limits.metric_z), during[0][0])
+    onset = change.at if change is not None else next(
+        (t for t, v in during if abs(v - centre) / scale >= limits.metric_z), during[0][0])
+    shape = change.shape if change is not None else "step"
     direction = "rose" if level > centre else "fell"
+    how = "ramped" if shape == "ramp" else direction
     return Signal(
         kind=SignalKind.METRIC_SHIFT,
-        title=f"{key} {direction} from {centre:.4g} to {level:.4g} (median; {relative:.0%} change)",
+        title=(f"{key} {how} from {centre:.4g} to {level:.4g} ({relative:.0%} change"
+               f"{', ' + _ratio(centre, level) if direction == 'rose' else ''})"),
         strength=min(1.0, 0.4 + abs(z) / 40),
         onset=onset,
         evidence=[step_id],
-        detail={"series": key, "metric": points[0]["metric"], "baseline_median": centre,
+        detail={"series": key, "metric": metric_name(key), "baseline_median": centre,
                 "incident_median": level, "z": round(z, 2), "relative_change": round(relative, 3),
-                "direction": direction},
+                "direction": direction, "shape": shape},
     )
+
+
+def _ratio(before: float, after: float) -> str:
+    return f"{after / before:.1f}×" if before > 0 else "from zero"

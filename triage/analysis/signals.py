@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +24,10 @@ class SignalKind(StrEnum):
     DB_IDLE_IN_TRANSACTION = "db_idle_in_transaction"
     DB_CONNECTIONS = "db_connections"
     DB_LONG_QUERIES = "db_long_queries"
+    GAUGE_AT_LIMIT = "gauge_at_limit"
+    DRILLDOWN = "drilldown"
+    CONFIG_EVENT = "config_event"
+    LOG_VOLUME = "log_volume"
 
 
 class Signal(BaseModel):
@@ -46,6 +51,10 @@ class Thresholds(BaseModel):
     metric_z: float = Field(default=4.0, gt=0.0, description="robust z-score of the level shift")
     metric_min_change: float = Field(default=0.5, ge=0.0, description="relative change")
     deploy_lookback_minutes: float = Field(default=120.0, gt=0.0)
+    deploy_half_life_minutes: float = Field(
+        default=15.0, gt=0.0, description="a deploy this long before the onset weighs half")
+    gauge_limit_share: float = Field(default=0.9, gt=0.0, le=1.0,
+                                     description="a gauge this close to its limit is at it")
 
 
 @dataclass(frozen=True)
@@ -64,7 +73,29 @@ class AnalysisWindow:
 
 @dataclass(frozen=True)
 class CitedEvidence:
-    """Evidence as recorded, with the id of the step that produced it."""
+    """Evidence as recorded, with the id of the step that produced it. The parsed forms every
+    analyzer reads (timestamps, error lines) are computed once and kept."""
 
     step_id: str
     evidence: Evidence
+
+    @cached_property
+    def stamped(self) -> list[tuple[datetime, dict[str, Any]]]:
+        """The rows that carry a readable timestamp, with it, in time order."""
+        from triage.analysis.levels import stamp_of  # levels reads rows; signals is the base
+
+        timed = [(stamp, row) for row in self.evidence.rows if (stamp := stamp_of(row))]
+        timed.sort(key=lambda pair: pair[0])
+        return timed
+
+    @cached_property
+    def errors(self) -> list[tuple[datetime, dict[str, Any]]]:
+        """The error-level rows among `stamped`."""
+        from triage.analysis.levels import is_error
+
+        return [(stamp, row) for stamp, row in self.stamped if is_error(row)]
+
+    @cached_property
+    def memo(self) -> dict[Any, Any]:
+        """Results analyzers share for this evidence (e.g. each series' change point)."""
+        return {}

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from sandbox.base import Sandbox, SandboxError
 from triage.fix.config import ReproSpec
+from triage.fix.diffs import DIFF_LIMIT
 from triage.fix.records import BisectRecord, BisectStep, CommitInfo
 from triage.fix.repro import git, rendered, run_repro
 from triage.fix.verdict import EXCERPT_BYTES, Verdict, bisect_step_script
@@ -92,7 +93,11 @@ def describe(sandbox: Sandbox, sha: str) -> CommitInfo:
     """A commit's subject, author and date, read in the sandbox."""
     out = git(sandbox, "log", "-1", "--no-show-signature", "--format=%H%x00%an%x00%aI%x00%s", sha)
     full, author, date, subject = [*out.rstrip("\n").split("\0"), "", "", ""][:4]
-    return CommitInfo(sha=full, subject=subject, author=author, date=date)
+    files = git(sandbox, "show", "--no-show-signature", "--format=", "--name-only", sha).split()
+    patch = git(sandbox, "show", "--no-show-signature", "--no-color", "--format=", "--unified=1",
+                sha)
+    return CommitInfo(sha=full, subject=subject, author=author, date=date, files=files,
+                      diff=patch[:DIFF_LIMIT])
 
 
 def _steps(log: str) -> list[BisectStep]:

@@ -20,6 +20,8 @@ class CommitInfo(BaseModel):
     subject: str = ""
     author: str = ""
     date: str = ""
+    files: list[str] = Field(default_factory=list, description="paths the commit changed")
+    diff: str = Field(default="", description="its patch (bounded), as `git show` prints it")
 
     @property
     def short(self) -> str:

@@ -14,6 +14,7 @@ from triage.analysis.redaction import Redactor, default_redactor
 from triage.analysis.signals import Signal, SignalKind
 from triage.fix.records import FixSection
 from triage.models import StepKind, StepRecord
+from triage.verdict import latest_findings
 
 
 class ReportStep(BaseModel):
@@ -82,8 +83,7 @@ def build_report(conn: Connection, investigation_id: str, public_url: str,
     alert, raw = repo.load_alert(conn, row["alert_id"])
     steps = repo.list_steps(conn, investigation_id)
     runs = repo.list_stage_runs(conn, investigation_id)
-    findings_step = next((s for s in steps if s.name == "findings"), None)
-    findings = Findings.model_validate(findings_step.detail) if findings_step else None
+    findings = latest_findings(steps)
     signals = [Signal.model_validate(s) for st in steps if st.name == "signals"
                for s in st.detail.get("signals", [])]
     plan = next((s for s in steps if s.name == "plan"), None)

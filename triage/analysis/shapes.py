@@ -1,0 +1,88 @@
+"""Error shapes: what kind of failure a log line describes, so a cause is judged by the share of
+the anomaly each kind explains rather than by one keyword in one line.
+
+A line has at most one shape, the first that matches in SHAPES' order (the more specific first:
+a "connection pool exhausted" line is resource exhaustion, not a dependency; a "lock timeout" is
+the database's, not a dependency's timeout).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from enum import StrEnum
+
+
+class Shape(StrEnum):
+    """Kinds of failure a line can describe."""
+
+    DB_LOCK = "db_lock"
+    RESOURCE = "resource"
+    OVERLOAD = "overload"
+    INFRASTRUCTURE = "infrastructure"
+    DEPENDENCY = "dependency"
+    CODE = "code"
+    CONFIG = "config"
+
+
+SHAPES: list[tuple[Shape, re.Pattern[str]]] = [
+    (Shape.DB_LOCK, re.compile(
+        r"(?i)lock ?timeout|lock wait|deadlock|could not obtain lock|LockNotAvailable|"
+        r"canceling statement due to lock|waiting for (?:a )?(?:row |table )?lock|"
+        r"blocked by (?:pid|process|session)")),
+    (Shape.RESOURCE, re.compile(
+        r"(?i)out of memory|\bOOM|OutOfMemory|cannot allocate|memory limit|heap space|"
+        r"no space left|disk (?:is )?full|quota exceeded|too many open files|EMFILE|"
+        r"pool (?:is )?(?:exhausted|full|depleted)|exhausted (?:the )?(?:connection )?pool|"
+        r"waiting for (?:a )?(?:connection|conn) from (?:the )?pool|no (?:free|available|idle) "
+        r"connections?|(?:connection|thread|worker) pool .{0,40}(?:max|limit)|"
+        r"too many (?:connections|clients)|remaining connection slots|max_connections|"
+        r"cpu throttl|evicted|file descriptors?")),
+    (Shape.OVERLOAD, re.compile(
+        r"(?i)\b429\b|rate.?limit|too many requests|throttl|queue (?:is )?full|"
+        r"(?:pool|workers?) saturated|saturat|backpressure|load ?shed|shedding|"
+        r"over ?capacity|request queued|server (?:is )?busy|admission")),
+    (Shape.INFRASTRUCTURE, re.compile(
+        r"(?i)i/o error|\bEIO\b|input/output error|read-only file ?system|no route to host|"
+        r"network (?:is )?unreachable|node (?:\S+ )?(?:not ?ready|unreachable|down)|NotReady|"
+        r"kernel|nfs|disk (?:failure|error)|bad sector|hardware|host (?:\S+ )?down|"
+        r"segmentation fault|SIGBUS|machine check|clock skew|ntp")),
+    (Shape.DEPENDENCY, re.compile(
+        r"(?i)(?<!lock )(?<!statement )time(?:d ?)?out|connection (?:refused|reset|closed|aborted)|"
+        r"reset by peer|\b50[234]\b|service unavailable|bad gateway|gateway timeout|upstream|"
+        r"circuit.?breaker|name resolution|\bdns\b|getaddrinfo|ECONNREFUSED|ETIMEDOUT|"
+        r"unavailable|remote (?:end|host)|handshake|certificate")),
+    (Shape.CODE, re.compile(
+        r"(?:[A-Z]\w*(?:Error|Exception)\b|Traceback|panic:|\bnil pointer|NullPointer|"
+        r"undefined (?:method|is not)|is not a function|unhandled|assert(?:ion)? ?fail|"
+        r"KeyError|TypeError|AttributeError|IndexError|ValueError|ZeroDivision|"
+        r"stack ?trace|unexpected (?:token|null|nil))")),
+    (Shape.CONFIG, re.compile(
+        r"(?i)config(?:uration)? (?:reload|change|update|applied|loaded)|(?:reload|updat|apply|"
+        r"appl)(?:ed|ing) (?:the )?config|feature.?flag|flag \S+ (?:enabled|disabled|set|changed)|"
+        r"settings? (?:changed|updated)|env(?:ironment)? (?:var|variable)")),
+]
+
+
+def shape_of(text: str) -> Shape | None:
+    """The first shape whose pattern matches `text`, or None."""
+    for shape, pattern in SHAPES:
+        if pattern.search(text):
+            return shape
+    return None
+
+
+def shape_shares(weighted: Iterable[tuple[str, int]]) -> dict[str, float]:
+    """Each shape's share of the lines, from (text, count) pairs; shapeless lines count in the
+    denominator so a rare shaped line among many others weighs little."""
+    totals: dict[str, int] = {}
+    overall = 0
+    for text, count in weighted:
+        overall += count
+        shape = shape_of(text)
+        if shape is not None:
+            totals[shape.value] = totals.get(shape.value, 0) + count
+    if overall == 0:
+        return {}
+    return {shape: round(count / overall, 3) for shape, count in
+            sorted(totals.items(), key=lambda kv: -kv[1])}
