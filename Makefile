@@ -5,13 +5,24 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test lint bench e2e bench-workers clean
 
-$(BIN)/.installed: pyproject.toml
+# The runtime alone (what `make demo` needs); the dev extras (pytest, ruff, mypy, Playwright,
+# schemathesis: most of the download) come on top for `make test`. pip prints each package it
+# fetches, so a first install shows progress instead of minutes of silence.
+$(BIN)/.runtime: pyproject.toml
+	@echo "==> creating the virtualenv $(VENV) (first run: a few minutes; later runs skip this)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@echo "==> installing triage and its runtime dependencies into $(VENV)"
+	$(BIN)/python -m pip install --progress-bar off -e .
 	touch $@
 
-demo: $(BIN)/.installed  ## replay the bundled incident offline and print the findings
+$(BIN)/.installed: $(BIN)/.runtime
+	@echo "==> installing the development tools (pytest, ruff, mypy, ...) into $(VENV)"
+	$(BIN)/python -m pip install --progress-bar off -e ".[dev]"
+	touch $@
+
+demo: $(BIN)/.runtime  ## replay the bundled incident offline and print the findings
+	@echo "==> replaying the bundled incident (checkout breaks after a deploy), offline"
 	$(BIN)/triage demo
 
 lint: $(BIN)/.installed

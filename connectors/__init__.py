@@ -20,6 +20,7 @@ from connectors.base import (
     QueryRefused,
     QueryRequest,
 )
+from connectors.validation import describe_errors
 
 # type name in triage.yaml -> "module:Class" (each class has `settings_model` and `kind`).
 # Imported on first use: vendor clients are slow to import, and a process needs only its own.
@@ -79,8 +80,7 @@ def validate_settings(name: str, raw: dict[str, Any], base_dir: Path) -> BaseMod
     except ValidationError as exc:
         # Field and problem only: pydantic's own text quotes the input, which may be a secret
         # pasted inline by mistake.
-        problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or '(settings)'}: {err['msg']}"
-                             for err in exc.errors())
+        problems = describe_errors(exc, CONNECTOR_TYPES[kind].settings_model, "(settings)")
         raise ConnectorConfigError(f"connector {name!r}: {problems}") from None
     return _resolve_paths(settings, base_dir)
 

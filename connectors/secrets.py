@@ -59,31 +59,42 @@ def scrub(text: str, *secrets: SecretStr | str | None) -> str:
     return text
 
 
+def _leaves(value: Any) -> list[SecretRef | SecretStr]:
+    """Every secret reference and secret value inside a connector's settings."""
+    if isinstance(value, SecretRef | SecretStr):
+        return [value]
+    if isinstance(value, BaseModel):
+        value = [getattr(value, name) for name in type(value).model_fields]
+    elif isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list | tuple):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return []
+
+
 def settings_secrets(settings: Any) -> list[str]:
     """The values of every secret a connector's settings hold or reference (`SecretRef`s are
     resolved; one that cannot be read is skipped: it cannot have been sent anywhere)."""
     found: list[str] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, SecretRef):
-            try:
-                found.append(value.resolve().get_secret_value())
-            except ConnectorConfigError:
-                return
-        elif isinstance(value, SecretStr):
-            found.append(value.get_secret_value())
-        elif isinstance(value, BaseModel):
-            for name in type(value).model_fields:
-                walk(getattr(value, name))
-        elif isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list | tuple):
-            for item in value:
-                walk(item)
-
-    walk(settings)
+    for leaf in _leaves(settings):
+        try:
+            secret = leaf.resolve() if isinstance(leaf, SecretRef) else leaf
+        except ConnectorConfigError:
+            continue
+        found.append(secret.get_secret_value())
     return [value for value in found if len(value) >= 4]
+
+
+def unresolved_secrets(settings: Any) -> list[str]:
+    """Why each secret a connector's settings reference cannot be read now (empty: all can)."""
+    problems: list[str] = []
+    for leaf in _leaves(settings):
+        if isinstance(leaf, SecretRef):
+            try:
+                leaf.resolve()
+            except ConnectorConfigError as exc:
+                problems.append(str(exc))
+    return problems
 
 
 def scrub_value(value: Any, secrets: list[str]) -> Any:

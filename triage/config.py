@@ -13,6 +13,7 @@ from pydantic import field_validator as validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from connectors import ConnectorConfigError, validate_settings
+from connectors.validation import describe_errors
 from triage.agent.claude_settings import ClaudeSettings
 from triage.agent.tools import connector_name_problem
 from triage.analysis.redaction import RedactionConfig
@@ -190,6 +191,4 @@ def load_config(path: Path | None) -> TriageConfig:
 
 
 def _describe(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
-    )
+    return describe_errors(exc, TriageConfig)  # a misspelled key says "did you mean"

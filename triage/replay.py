@@ -69,7 +69,16 @@ def signed_headers(source: Source, body: bytes, secret: str,
 
 def replay(settings: Settings, config: TriageConfig, source: Source, body: bytes,
            headers: dict[str, str] | None = None, timeout: float = 120.0) -> ReplayOutcome:
-    """Post `body` to the source's route with a worker in process; wait; write the report."""
+    """Post `body` to the source's route with a worker in process; wait; write the report
+    (of the first investigation the delivery started)."""
+    return replay_all(settings, config, source, body, headers, timeout)[0]
+
+
+def replay_all(settings: Settings, config: TriageConfig, source: Source, body: bytes,
+               headers: dict[str, str] | None = None,
+               timeout: float = 120.0) -> list[ReplayOutcome]:
+    """Post `body` with a worker in process; wait for every investigation it started (one per
+    alert of an Alertmanager group); write each one's report."""
     settings, secret = with_ephemeral_credentials(settings)
     runtime = Runtime.from_settings(settings, config)
     launch_worker(runtime)
@@ -78,9 +87,11 @@ def replay(settings: Settings, config: TriageConfig, source: Source, body: bytes
                              signed_headers(source, body, secret, headers))
         if response.status_code != 202:
             raise ReplayError(f"{ROUTES[source]} answered {response.status_code}: {response.text}")
-        investigation_id = _investigation_of(response.json())
-        _wait(runtime, investigation_id, timeout)
-        return _write_report(runtime, investigation_id)
+        investigation_ids = _investigations_of(response.json())
+        deadline = time.monotonic() + timeout
+        for investigation_id in investigation_ids:
+            _wait(runtime, investigation_id, deadline, timeout)
+        return [_write_report(runtime, investigation_id) for investigation_id in investigation_ids]
     finally:
         stop_worker()
         runtime.close()
@@ -92,15 +103,15 @@ async def _post(app: FastAPI, path: str, body: bytes, headers: dict[str, str]) -
         return await client.post(path, content=body, headers=headers)
 
 
-def _investigation_of(answer: dict[str, Any]) -> str:
-    for result in answer.get("results", []):
-        if result.get("investigation_id"):
-            return str(result["investigation_id"])
-    raise ReplayError(f"the delivery started no investigation: {answer}")
+def _investigations_of(answer: dict[str, Any]) -> list[str]:
+    found = [str(result["investigation_id"]) for result in answer.get("results", [])
+             if result.get("investigation_id")]
+    if not found:
+        raise ReplayError(f"the delivery started no investigation: {answer}")
+    return list(dict.fromkeys(found))  # a repeated alert points at the investigation it joined
 
 
-def _wait(runtime: Runtime, investigation_id: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+def _wait(runtime: Runtime, investigation_id: str, deadline: float, timeout: float) -> None:
     while time.monotonic() < deadline:
         with runtime.store.read() as conn:
             row = repo.get_investigation(conn, investigation_id)

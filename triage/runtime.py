@@ -14,7 +14,8 @@ from typing import Any
 
 from dbos import DBOS, DBOSClient, DBOSConfig
 
-from connectors import Connector, build_connector
+from connectors import Connector
+from connectors.unavailable import build_or_stand_in
 from triage.agent.base import Brain
 from triage.agent.rules import RulesBrain
 from triage.analysis.redaction import Redactor, redactor_for
@@ -76,11 +77,12 @@ class Runtime:
         return cls(settings, config, store, load_playbooks(config))
 
     def connectors_for(self, service: ServiceConfig | None) -> list[Connector]:
-        """Fresh connectors for a service (none for an unmapped alert)."""
+        """Fresh connectors for a service (none for an unmapped alert); one that cannot be built
+        (an unset secret) is a stand-in whose queries are error evidence saying why."""
         if service is None:
             return []
         return [
-            build_connector(name, self.config.connectors[name], self.config.base_dir)
+            build_or_stand_in(name, self.config.connectors[name], self.config.base_dir)
             for name in service.connectors
         ]
 

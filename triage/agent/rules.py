@@ -22,6 +22,10 @@ class RulesBrain:
         hypotheses = rank(context.rules, context.signals, context.service)
         symptoms = [s for s in context.signals if s.kind != SignalKind.RECENT_DEPLOY]
         notes = [] if context.evidence else ["no evidence was gathered: check the service mapping"]
+        if context.service is None and not context.evidence:  # say so, not "no symptom"
+            return Findings(brain=self.name, abstained=True, hypotheses=hypotheses, notes=notes,
+                            summary="No service in triage.yaml matched this alert, so nothing "
+                                    "was queried: map it under `services:` (see `triage init`).")
         if not hypotheses or hypotheses[0].confidence < ABSTAIN_BELOW:
             seen = (f"{len(symptoms)} symptom(s) but no cause stands out" if symptoms
                     else "no symptom stood out in logs or metrics")

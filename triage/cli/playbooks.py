@@ -7,10 +7,6 @@ from typing import Annotated
 
 import typer
 
-from triage.playbook import PlaybookError, load_playbook
-from triage.replay import ReplayError
-from triage.scenarios import ScenarioError, run_scenario
-
 playbooks_app = typer.Typer(help="Validate and test playbooks.", no_args_is_help=True)
 
 
@@ -30,6 +26,8 @@ def _files(paths: list[Path]) -> list[Path]:
 @playbooks_app.command("validate")
 def validate(paths: Annotated[list[Path], typer.Argument(help="playbook files or directories")]) -> None:
     """Check every playbook strictly; errors name the file and the line. Exit 1 on any error."""
+    from triage.playbook import PlaybookError, load_playbook
+
     names: dict[str, Path] = {}
     errors = 0
     for path in _files(paths):
@@ -60,6 +58,9 @@ def test_playbooks(
                                            file_okay=False, exists=True)],
 ) -> None:
     """Replay a scenario with these playbooks: which queries ran, what fired, which hypothesis won."""
+    from triage.replay import ReplayError
+    from triage.scenarios import ScenarioError, run_scenario
+
     try:
         loaded, outcome = run_scenario(scenario, playbook_dirs=[directory])
     except (ScenarioError, ReplayError) as exc:

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
-from triage import repository as repo
-from triage.config import Settings
-from triage.report.access_settings import AccessSettings
-from triage.report.links import LinkSigner, ReportLinks
-from triage.store import Store
+if TYPE_CHECKING:
+    from triage.config import Settings
 
 reports_app = typer.Typer(help="Report links.", no_args_is_help=True)
 
 
 def _ttl(text: str | None, default: timedelta) -> timedelta:
     """`--ttl` parsed like TRIAGE_REPORT_LINK_TTL (`7d`, `12h`, `3600`, `P7D`)."""
+    from pydantic import ValidationError
+
+    from triage.report.access_settings import AccessSettings
+
     if text is None:
         return default
     try:
@@ -36,6 +35,13 @@ def link(
     ttl: Annotated[str | None, typer.Option(help="lifetime (default TRIAGE_REPORT_LINK_TTL)")] = None,
 ) -> None:
     """Print a link that opens the report (signed when TRIAGE_REPORT_SIGNING_KEYS is set)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from triage import repository as repo
+    from triage.config import Settings
+    from triage.report.links import LinkSigner, ReportLinks
+    from triage.store import Store
+
     settings = Settings()
     lifetime = _ttl(ttl, settings.report_link_ttl)
     store = Store(settings.resolved_database_url())

@@ -4,14 +4,12 @@ same sandbox (a checkout of the commit from the cached mirror; no network, no ho
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sandbox.base import ExecResult, Limits, RepoSpec, SandboxBackend, SandboxError
-from sandbox.git import redact
-from sandbox.workspace import Workspace
-from triage.config import Settings
+if TYPE_CHECKING:
+    from sandbox.base import ExecResult, SandboxBackend
 
 sandbox_app = typer.Typer(help="Run commands in a sandbox, by hand.", no_args_is_help=True)
 
@@ -20,6 +18,8 @@ TIMEOUT_EXIT = 124  # what timeout(1) returns, so scripts can tell a timeout fro
 
 def _backend(name: str, cache_dir: Path) -> SandboxBackend:
     """The backend called `name`, caching repositories under `cache_dir`."""
+    from sandbox.workspace import Workspace
+
     workspace = Workspace(cache_dir)
     if name == "local":
         from sandbox.local import LocalBackend
@@ -77,6 +77,10 @@ def run(
         help="mirror cache (default: $TRIAGE_DATA_DIR/sandbox)")] = None,
 ) -> None:
     """Run one command in a fresh sandbox and report what it did."""
+    from sandbox.base import Limits, RepoSpec, SandboxError
+    from sandbox.git import redact
+    from triage.config import Settings
+
     command = list(ctx.args)
     if command and command[0] == "--":
         command = command[1:]

@@ -13,13 +13,13 @@ from sandbox.base import SandboxUnavailable
 from sandbox.local import LocalBackend
 from sandbox.workspace import Workspace
 from tests.sandbox.repos import make_repo, reachable_dir
-from triage.cli_sandbox import sandbox_app
+from triage.cli.sandbox import sandbox_app
 
 pytestmark = pytest.mark.slow
 
 runner = CliRunner()
 cli = typer.Typer()
-cli.add_typer(sandbox_app, name="sandbox")  # as triage/cli.py registers it
+cli.add_typer(sandbox_app, name="sandbox")  # as triage/cli/__init__.py registers it
 
 
 @pytest.fixture(scope="module")

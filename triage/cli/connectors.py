@@ -5,27 +5,19 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 
-from connectors import (
-    Connector,
-    ConnectorConfigError,
-    EvidenceStatus,
-    QueryRequest,
-    build_connector,
-)
-from connectors.timeparse import parse_timestamp
-from triage.config import ConfigError, Settings, TriageConfig, load_config
-from triage.models import utcnow
-from triage.playbook import parse_duration
+if TYPE_CHECKING:  # the connectors and the config import at run time, inside the commands
+    from connectors import Connector
+    from triage.config import TriageConfig
 
 connectors_app = typer.Typer(help="Check the configured read-only connectors.", no_args_is_help=True)
 
 
 def _config() -> TriageConfig:
+    from triage.config import ConfigError, Settings, load_config
     from triage.runtime import _config_path
 
     try:
@@ -36,6 +28,8 @@ def _config() -> TriageConfig:
 
 
 def _build(config: TriageConfig, name: str) -> Connector:
+    from connectors import ConnectorConfigError, build_connector
+
     if name not in config.connectors:
         known = ", ".join(sorted(config.connectors)) or "none configured"
         typer.secho(f"unknown connector {name!r}; configured: {known}", fg="red", err=True)
@@ -81,6 +75,9 @@ def check_connectors(
 
 def _when(text: str, now: datetime) -> datetime:
     """`15m` / `2h` ago, `now`, or an ISO 8601 time."""
+    from connectors.timeparse import parse_timestamp
+    from triage.playbook import parse_duration
+
     if text == "now":
         return now
     try:
@@ -98,6 +95,11 @@ def query(
     as_json: Annotated[bool, typer.Option("--json", help="print the whole Evidence as JSON")] = False,
 ) -> None:
     """Run one read-only query through a connector and its guard; refused queries exit 1."""
+    from pydantic import ValidationError
+
+    from connectors import EvidenceStatus, QueryRequest
+    from triage.models import utcnow
+
     config = _config()
     now = utcnow()
     try:

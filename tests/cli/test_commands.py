@@ -25,6 +25,16 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def test_a_second_demo_keeps_the_first_ones_reports_and_says_where_links_open(
+        workdir: Path) -> None:
+    first, second = (runner.invoke(app, ["demo"]) for _ in range(2))
+    reports = [next(Path(line.split("report: ")[1]) for line in run.output.splitlines()
+                    if line.startswith("report: ")) for run in (first, second)]
+    assert reports[0] != reports[1] and all(path.is_file() for path in reports)
+    run_dir = reports[1].parents[1]
+    assert f"(the link opens under `TRIAGE_DATA_DIR={run_dir} triage serve`" in second.output
+
+
 def test_demo_prints_findings_and_report_location(workdir: Path) -> None:
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
@@ -67,13 +77,38 @@ def test_eval_reports_a_broken_bundle_without_crashing(workdir: Path) -> None:
     assert "source" in result.output
 
 
-def test_run_investigates_one_alert_file(workdir: Path) -> None:
+def test_run_investigates_every_alert_of_an_alertmanager_group(workdir: Path) -> None:
     alert = workdir / "alert.json"
-    alert.write_bytes(compact(sample("alertmanager/firing.json")))
+    group = sample("alertmanager/firing.json")
+    alert.write_bytes(compact(group))
     result = runner.invoke(app, ["run", str(alert), "--source", "alertmanager"])
     assert result.exit_code == 0, result.output
-    assert "state: completed" in result.output
-    assert "report: " in result.output
+    titles = [line for line in result.output.splitlines() if line.startswith("Checkout")]
+    assert len(titles) == len(group["alerts"]) == 2
+    assert result.output.count("state: completed") == 2
+    reports = [Path(line.split("report: ")[1]) for line in result.output.splitlines()
+               if line.startswith("report: ")]
+    assert len(set(reports)) == 2 and all(path.is_file() for path in reports)
+
+
+def test_run_without_source_hints_at_the_one_the_body_looks_like(workdir: Path) -> None:
+    alert = workdir / "alert.json"
+    alert.write_bytes(compact(sample("alertmanager/firing.json")))
+    result = runner.invoke(app, ["run", str(alert)])
+    assert result.exit_code == 1
+    assert "answered 400" in result.output
+    assert f"hint: this body looks like an alertmanager webhook: try `triage run --source " \
+           f"alertmanager {alert}`" in result.output
+
+
+def test_run_of_an_unmapped_alert_says_nothing_was_queried(workdir: Path) -> None:
+    alert = workdir / "alert.json"
+    alert.write_bytes(compact(sample("pagerduty/incident_triggered.json")))
+    result = runner.invoke(app, ["run", str(alert)])
+    assert result.exit_code == 0, result.output
+    assert ("summary: No service in triage.yaml matched this alert, so nothing was queried"
+            in result.output)
+    assert "0 queries" in result.output
 
 
 def test_run_refuses_a_malformed_alert_file(workdir: Path) -> None:
@@ -95,6 +130,31 @@ def test_config_check_reports_enabled_and_disabled_parts(workdir: Path,
     assert "PagerDuty intake: enabled" in result.output
     assert "Datadog intake: disabled — set TRIAGE_DATADOG_WEBHOOK_TOKEN" in result.output
     assert "checkout: connectors ['logs', 'metrics', 'orders_db', 'deploys']" in result.output
+
+
+def test_config_check_flags_an_unset_secret_naming_connector_and_variable(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PG_PASSWORD", raising=False)
+    (workdir / "triage.yaml").write_text(yaml.safe_dump({
+        "services": [{"name": "orders", "connectors": ["orders_db"]}],
+        "connectors": {"orders_db": {"type": "postgres", "password": {"env": "PG_PASSWORD"},
+                                     "dsn": "postgresql://triage_ro@127.0.0.1:9/orders"}}}))
+    result = runner.invoke(app, ["config", "check"])
+    assert result.exit_code == 1
+    assert ("secret error: connector 'orders_db': secret not set: environment variable "
+            "PG_PASSWORD is empty or unset") in result.output
+    monkeypatch.setenv("PG_PASSWORD", "set-now")
+    assert runner.invoke(app, ["config", "check"]).exit_code == 0
+
+
+def test_config_check_suggests_the_key_a_typo_meant(workdir: Path) -> None:
+    (workdir / "triage.yaml").write_text(
+        "services:\n  - name: a\n    conectors: []\nconnectors:\n"
+        "  logs: {type: files_logs, pth: x.jsonl}\n")
+    result = runner.invoke(app, ["config", "check"])
+    assert result.exit_code == 2
+    assert "services.0.conectors: Extra inputs are not permitted (did you mean 'connectors'?)" \
+        in result.output
 
 
 def test_config_check_names_the_bad_field(workdir: Path) -> None:
@@ -196,7 +256,7 @@ def test_playbooks_validate_the_built_ins(workdir: Path) -> None:
 def test_playbooks_test_shows_queries_signals_and_the_winner(workdir: Path) -> None:
     from triage.playbook import builtin_dir
 
-    bundle = Path(__file__).parent / "scenarios" / "bundles" / "orders-db-lock-contention"
+    bundle = Path(__file__).parents[1] / "scenarios" / "bundles" / "orders-db-lock-contention"
     result = runner.invoke(app, ["playbooks", "test", str(builtin_dir()), "--scenario", str(bundle)])
     assert result.exit_code == 0, result.output
     assert "playbook latency-regression" in result.output
