@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -16,16 +17,40 @@ def level_of(row: dict[str, Any]) -> str:
     return str(row.get("level", row.get("severity", row.get("status", "")))).lower()
 
 
+# A request this service served, answered 5xx: `GET /api/x?y=1 503 in 12ms`,
+# `"POST /v1/pay HTTP/1.1" 502 ...`. An outbound call to a URL is not one (its path is absolute).
+SERVED_5XX = re.compile(r"\b(?:GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS)\s+/\S*(?:\s+HTTP/[\d.]+)?\"?"
+                        r"\s+(?:status[=:]\s*)?5\d\d\b")
+STATUS_FIELDS = ("status", "status_code", "http_status", "http.status_code", "response_status")
+
+
 def is_error(row: dict[str, Any]) -> bool:
-    """Whether the row is an error-level line (or, with no level, a 5xx access line)."""
+    """Whether the row reports a failure: an error-level line (names, syslog-style words, or
+    bunyan/pino numbers >= 50), or a request answered 5xx (a status field, or an access line
+    logged at info level)."""
     level = level_of(row)
-    return level in ERROR_LEVELS or (level.isdigit() and 500 <= int(level) <= 599)
+    if level in ERROR_LEVELS:
+        return True
+    if level.isdigit():
+        number = int(level)
+        return 50 <= number < 100 or 500 <= number <= 599
+    for name in STATUS_FIELDS:
+        status = row.get(name)
+        if isinstance(status, int) and not isinstance(status, bool) and 500 <= status <= 599:
+            return True
+        if isinstance(status, str) and len(status) == 3 and status.startswith("5") and status.isdigit():
+            return True
+    message = row.get("message")
+    return isinstance(message, str) and level not in WARNING_LEVELS and SERVED_5XX.search(
+        message[:300]) is not None
 
 
 def severity_of(row: dict[str, Any]) -> int:
-    """2 for error-level lines, 1 for warnings, 0 otherwise."""
+    """2 for failures (see is_error), 1 for warnings, 0 otherwise."""
+    if is_error(row):
+        return 2
     level = level_of(row)
-    return 2 if level in ERROR_LEVELS else 1 if level in WARNING_LEVELS else 0
+    return 1 if level in WARNING_LEVELS or (level.isdigit() and 40 <= int(level) < 50) else 0
 
 
 def stamp_of(row: dict[str, Any]) -> datetime | None:

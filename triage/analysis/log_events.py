@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from triage.analysis.changepoints import event_onset
+from triage.analysis.levels import is_error
 from triage.analysis.shapes import Shape, shape_of
 from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal, SignalKind, Thresholds
 from triage.analysis.templates import no_redaction
@@ -27,8 +28,10 @@ def config_events(cited: CitedEvidence, window: AnalysisWindow,
         if not window.onset - CONFIG_LEAD <= stamp <= window.onset + CONFIG_LAG:
             continue
         message = str(row.get("message", ""))
-        # the cheap test first: most lines say nothing about configuration
-        if CONFIG_HINT.search(message) and shape_of(message) == Shape.CONFIG:
+        # the cheap test first: most lines say nothing about configuration; a change is
+        # announced, not failed (an error line about configuration is a symptom)
+        if (CONFIG_HINT.search(message) and shape_of(message) == Shape.CONFIG
+                and not is_error(row)):
             found.append((stamp, message))
     found.sort(key=lambda pair: -pair[0].timestamp())
     signals = []
@@ -45,8 +48,9 @@ def config_events(cited: CitedEvidence, window: AnalysisWindow,
 
 def log_volume(cited: CitedEvidence, window: AnalysisWindow,
                thresholds: Thresholds | None = None) -> Signal | None:
-    """The rate of all lines rose (every level: access logs count requests)."""
-    stamps = [stamp for stamp, _ in cited.stamped]
+    """The rate of lines that are not failures rose (access logs count requests; error lines
+    would make every outage look like a surge)."""
+    stamps = cited.ok_stamps
     before = sum(1 for s in stamps if s < window.onset)
     during = len(stamps) - before
     base_rate = before / window.minutes(incident=False)
@@ -58,9 +62,10 @@ def log_volume(cited: CitedEvidence, window: AnalysisWindow,
     ratio = rate / base_rate
     return Signal(
         kind=SignalKind.LOG_VOLUME,
-        title=f"Log volume rose {ratio:.1f}× ({base_rate:.0f}/min to {rate:.0f}/min, all levels)",
+        title=(f"Log volume rose {ratio:.1f}× ({base_rate:.0f}/min to {rate:.0f}/min, lines that "
+               "are not errors)"),
         strength=round(min(1.0, 0.3 + ratio / 10), 3),
         onset=change.at if change is not None else None, evidence=[cited.step_id],
         detail={"baseline_per_min": round(base_rate, 2), "incident_per_min": round(rate, 2),
                 "ratio": round(ratio, 2), "direction": "rose",
-                "sampled": cited.evidence.truncated})
+                "exact": cited.evidence.sampling is not None or not cited.evidence.truncated})

@@ -22,7 +22,7 @@ ONSET_SHARE = 0.1  # a template weighs in the onset only with this share of the 
 def error_spike(cited: CitedEvidence, window: AnalysisWindow,
                 thresholds: Thresholds | None = None) -> Signal | None:
     """A rise in the rate of error-level lines from the baseline to the incident window."""
-    stamps = [stamp for stamp, _ in cited.errors]
+    stamps = cited.error_stamps
     before = sum(1 for s in stamps if s < window.onset)
     during = sorted(s for s in stamps if s >= window.onset)
     base_rate = before / window.minutes(incident=False)
@@ -85,8 +85,8 @@ def new_error_templates(cited: CitedEvidence, window: AnalysisWindow,
 
 
 def _text(change: TemplateChange) -> str:
-    """What a template's shape is judged on: the template and its real line."""
-    return f"{change.template} {change.samples[0] if change.samples else ''}"
+    """What a template's shape is judged on: its real line (the template where none was kept)."""
+    return change.samples[0] if change.samples else change.template
 
 
 def _shown(change: TemplateChange) -> str:

@@ -3,13 +3,14 @@ point detection over the whole window (never a fixed offset before the alert).
 
 Symptom series are the per-minute count of error lines of each logs evidence and every metric
 series. A change counts only if it is significant (see `changepoints`) and its new level persists
-up to the alert; a single rare line is never an onset (`event_onset` needs a sustained rise).
+up to the alert; a single rare line is never an onset (`event_onset` needs a sustained rise); and
+only the chain of changes that leads into the alert dates the incident (`incident_chain`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from connectors import EvidenceKind
 from connectors.files_metrics import group_series
@@ -18,6 +19,7 @@ from triage.analysis.changepoints import ChangePoint, event_onset, incident_chan
 from triage.analysis.signals import AnalysisWindow, CitedEvidence, Thresholds
 
 MIN_ERROR_EVENTS = 5
+CHAIN_GAP = timedelta(minutes=20)
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ def _series_points(cited: CitedEvidence) -> dict[str, tuple[list[datetime], list
 
 def error_stamps(cited: CitedEvidence) -> list[datetime]:
     """The timestamps of the error-level lines of one logs evidence."""
-    return [stamp for stamp, _ in cited.errors]
+    return cited.error_stamps
 
 
 def detect_onset(cited: list[CitedEvidence], window: AnalysisWindow,
@@ -90,4 +92,18 @@ def detect_onset(cited: list[CitedEvidence], window: AnalysisWindow,
                 if change is not None:
                     found.append(Onset(change.at, key, change))
     usable = [o for o in found if window.start < o.at <= window.end]
-    return min(usable, key=lambda o: (o.at, o.series)) if usable else None
+    chain = incident_chain(usable)
+    return min(chain, key=lambda o: (o.at, o.series)) if chain else None
+
+
+def incident_chain(changes: list[Onset], gap: timedelta = CHAIN_GAP) -> list[Onset]:
+    """The changes that lead into the alert: from the latest one back in time, each within `gap`
+    of the next. A shift long before (an earlier deploy's harmless new baseline, a cache ratio
+    that moved an hour ago) is not part of this incident and must not date it; a precursor that
+    keeps building up to the symptoms (a pool climbing for 20 minutes) is."""
+    chain: list[Onset] = []
+    for change in sorted(changes, key=lambda o: o.at, reverse=True):
+        if chain and chain[-1].at - change.at > gap:
+            break
+        chain.append(change)
+    return chain

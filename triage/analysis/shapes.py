@@ -3,7 +3,8 @@ the anomaly each kind explains rather than by one keyword in one line.
 
 A line has at most one shape, the first that matches in SHAPES' order (the more specific first:
 a "connection pool exhausted" line is resource exhaustion, not a dependency; a "lock timeout" is
-the database's, not a dependency's timeout).
+the database's, not a dependency's timeout; "configuration reloaded: timeout=3s" announces a
+change, it is not a timeout).
 """
 
 from __future__ import annotations
@@ -47,6 +48,15 @@ SHAPES: list[tuple[Shape, re.Pattern[str]]] = [
         r"network (?:is )?unreachable|node (?:\S+ )?(?:not ?ready|unreachable|down)|NotReady|"
         r"kernel|nfs|disk (?:failure|error)|bad sector|hardware|host (?:\S+ )?down|"
         r"segmentation fault|SIGBUS|machine check|clock skew|ntp")),
+    (Shape.CONFIG, re.compile(
+        # a change announced, not any line that mentions configuration ("failed to refresh
+        # feature flags: 502" is a dependency failing)
+        r"(?i)config(?:uration)? (?:(?:was |has been )?(?:reload|change|update|push|appl)(?:ed)?)|"
+        r"(?:reload|updat|apply|appl|push)(?:ed|ing) (?:the |new )?config|"
+        r"(?:feature.?)?flag[ =:]+\S+ (?:(?:is |was |now )?(?:enabled|disabled|set|changed|flipped|"
+        r"toggled|rolled out|turned (?:on|off)))|(?:enabled|disabled|flipped|toggled|rolled out) "
+        r"(?:the )?(?:feature.?)?flag|settings? (?:changed|updated)|"
+        r"(?:new|changed) (?:value|default) for \S+")),
     (Shape.DEPENDENCY, re.compile(
         r"(?i)(?<!lock )(?<!statement )time(?:d ?)?out|connection (?:refused|reset|closed|aborted)|"
         r"reset by peer|\b50[234]\b|service unavailable|bad gateway|gateway timeout|upstream|"
@@ -57,15 +67,19 @@ SHAPES: list[tuple[Shape, re.Pattern[str]]] = [
         r"undefined (?:method|is not)|is not a function|unhandled|assert(?:ion)? ?fail|"
         r"KeyError|TypeError|AttributeError|IndexError|ValueError|ZeroDivision|"
         r"stack ?trace|unexpected (?:token|null|nil))")),
-    (Shape.CONFIG, re.compile(
-        r"(?i)config(?:uration)? (?:reload|change|update|applied|loaded)|(?:reload|updat|apply|"
-        r"appl)(?:ed|ing) (?:the )?config|feature.?flag|flag \S+ (?:enabled|disabled|set|changed)|"
-        r"settings? (?:changed|updated)|env(?:ironment)? (?:var|variable)")),
 ]
+
+
+# An access line for a request this service served says only that it failed, not why: `GET
+# /api/x 503` is a symptom, not a dependency's failure (an outbound call names a URL instead).
+SERVED_REQUEST = re.compile(r"^\W*(?:\S+\s+){0,3}(?:GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS)\s+/\S*"
+                            r"(?:\s+HTTP/[\d.]+)?\"?\s+\d{3}\b(?:\s+in\s+\d+\s*m?s)?\W*$")
 
 
 def shape_of(text: str) -> Shape | None:
     """The first shape whose pattern matches `text`, or None."""
+    if SERVED_REQUEST.match(text):
+        return None
     for shape, pattern in SHAPES:
         if pattern.search(text):
             return shape

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
@@ -94,6 +95,40 @@ class CitedEvidence:
         from triage.analysis.levels import is_error
 
         return [(stamp, row) for stamp, row in self.stamped if is_error(row)]
+
+    @cached_property
+    def error_stamps(self) -> list[datetime]:
+        """When each error-level line was written: exact per-minute counts from the backend when
+        the rows were capped (a sample undercounts), else the rows' own timestamps."""
+        from triage.analysis.levels import ERROR_LEVELS
+
+        exact = self._exact_stamps(lambda level: level.lower() in ERROR_LEVELS)
+        return exact if exact is not None else [stamp for stamp, _ in self.errors]
+
+    @cached_property
+    def ok_stamps(self) -> list[datetime]:
+        """When each line that is not a failure was written (the traffic a service logs), exact
+        per minute when the rows were capped."""
+        from triage.analysis.levels import ERROR_LEVELS, is_error
+
+        exact = self._exact_stamps(lambda level: level.lower() not in ERROR_LEVELS)
+        return exact if exact is not None else [stamp for stamp, row in self.stamped
+                                                if not is_error(row)]
+
+    def _exact_stamps(self, counts: Callable[[str], bool]) -> list[datetime] | None:
+        """Timestamps spread evenly over each minute from the exact per-minute counts of a
+        capped read, or None when the rows are all there is."""
+        sampling = self.evidence.sampling
+        if sampling is None or not self.evidence.truncated or not sampling.per_minute:
+            return None
+        stamps: list[datetime] = []
+        for minute in sampling.per_minute:
+            start = datetime.fromisoformat(minute.minute.replace("Z", "+00:00"))
+            n = sum(c for level, c in minute.by_level.items() if counts(level))
+            if not minute.by_level and counts(""):
+                n = minute.count
+            stamps += [start + timedelta(seconds=60 * i / n) for i in range(n)]
+        return sorted(stamps)
 
     @cached_property
     def memo(self) -> dict[Any, Any]:
