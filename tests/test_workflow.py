@@ -75,6 +75,15 @@ def test_worker_killed_inside_a_stage_reruns_only_that_stage_without_duplicates(
     assert status == "SUCCESS"
 
 
+def test_worker_killed_inside_follow_rewrites_its_steps_once(tmp_path: Path) -> None:
+    runtime, investigation_id = _kill_and_resume(tmp_path, "inside:follow")
+    stages, report_count, step_ids, status = _outcome(runtime, investigation_id)
+    assert sorted(stages) == sorted([*STAGES, "follow"])  # the cut-short stage ran twice
+    assert report_count == 1
+    assert [s for s in step_ids if ":follow:" in s] == [f"{investigation_id}:follow:0"]  # the path
+    assert status == "SUCCESS"
+
+
 def test_demo_replay_end_to_end(tmp_path: Path) -> None:
     from tests.conftest import DEMO
     from triage.scenarios import check, run_scenario

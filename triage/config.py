@@ -88,11 +88,22 @@ class ServiceMatch(StrictModel):
     labels: dict[str, str] = Field(default_factory=dict, description="all must be equal")
 
 
+class FollowConfig(StrictModel):
+    """How far an investigation follows a failure into the services the alerted one calls."""
+
+    hops: int = Field(default=2, ge=0, le=5, description="0: never leave the alerted service")
+    max_services: int = Field(default=3, ge=1, le=10, description="services queried per hop")
+
+
 class ServiceConfig(StrictModel):
     """One service the triage service knows how to investigate."""
 
     name: str = Field(min_length=1)
     match: ServiceMatch = Field(default_factory=ServiceMatch)
+    hosts: list[str] = Field(default_factory=list, description="hostnames (fnmatch patterns) "
+                             "this service answers on, as other services' errors name it")
+    depends_on: list[str] = Field(default_factory=list, description="configured services it calls")
+    follow: FollowConfig | None = Field(default=None, description="else the top-level `follow`")
     repository: str | None = None
     connectors: list[str] = Field(default_factory=list)
     playbook: str | None = Field(default=None, description="force a playbook by name")
@@ -129,6 +140,7 @@ class TriageConfig(StrictModel):
     sandbox: Literal["none", "local", "modal"] = "none"
     intake: IntakeConfig = Field(default_factory=IntakeConfig)
     redaction: RedactionConfig = Field(default_factory=RedactionConfig)
+    follow: FollowConfig = Field(default_factory=FollowConfig)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
     @property
@@ -143,6 +155,10 @@ class TriageConfig(StrictModel):
     def service_named(self, name: str | None) -> ServiceConfig | None:
         """The service called `name`, if configured."""
         return next((svc for svc in self.services if svc.name == name), None)
+
+    def follow_for(self, service: ServiceConfig | None) -> FollowConfig:
+        """The follow budget of an investigation of `service`: its own, else the top-level one."""
+        return service.follow if service and service.follow else self.follow
 
 
 def parse_config(raw: Any, base_dir: Path, origin: str) -> TriageConfig:
@@ -165,12 +181,19 @@ def parse_config(raw: Any, base_dir: Path, origin: str) -> TriageConfig:
             validate_settings(name, entry, base_dir)
         except ConnectorConfigError as exc:
             raise ConfigError(f"{origin}: {exc}") from exc
+    names = {svc.name for svc in config.services}
     for service in config.services:
         unknown = [c for c in service.connectors if c not in config.connectors]
         if unknown:
             raise ConfigError(
                 f"{origin}: service {service.name!r} uses undefined connectors {unknown}; "
                 f"defined: {sorted(config.connectors)}"
+            )
+        unknown = [d for d in service.depends_on if d not in names or d == service.name]
+        if unknown:
+            raise ConfigError(
+                f"{origin}: service {service.name!r}: depends_on names {unknown}, which are not "
+                f"other configured services; configured: {sorted(names)}"
             )
     return config
 

@@ -23,10 +23,12 @@ from triage.agent.tools import StepLog, ToolCall, ToolRegistry
 from triage.analysis.runner import analyze_window
 from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal
 from triage.analysis.similar import similar_investigations, templates_of
+from triage.calls import query_calls
 from triage.config import ServiceConfig
 from triage.failpoints import failpoint
 from triage.fix import stages as fix_stages
 from triage.fix.records import FixSection
+from triage.follow import stage as follow_stage
 from triage.models import Alert, InvestigationState, StepKind, StepRecord, utcnow
 from triage.notify.content import NoteKind
 from triage.notify.notes import post_note
@@ -92,22 +94,9 @@ def _plan(log: StepLog, alert: Alert, service: ServiceConfig | None, playbook: P
             "no connectors to query")
     log.add(StepKind.STAGE, "plan", plan, "ok", note or f"playbook {playbook.name}", plan,
             started, 0.0)
-    calls: list[ToolCall] = []
-    for spec in [*playbook.queries, *(service.queries if service else [])]:
-        for connector in (c for c in connectors if c.kind == spec.kind):
-            label = f"{spec.id} on {connector.name}"
-            connector_type = types.get(connector.name, "")
-            if not spec.template_for(connector_type):
-                continue  # the playbook has no query in this backend's language
-            try:
-                text = spec.render(alert, service.name if service else None, connector_type)
-            except PlaybookError as exc:
-                log.add(StepKind.QUERY, label, {}, "error", str(exc), {}, utcnow(), 0.0)
-                continue
-            calls.append(ToolCall(f"query_{connector.name}", {
-                "query": text, "start": start.isoformat(), "end": end.isoformat(),
-                "limit": spec.limit}, label=label))
-    return calls
+    specs = [*playbook.queries, *(service.queries if service else [])]
+    return query_calls(log, specs, alert, service.name if service else None, connectors, types,
+                       start, end, lambda spec, connector: f"{spec.id} on {connector.name}")
 
 
 @DBOS.step(name="triage.analyze")
@@ -130,6 +119,14 @@ def analyze_evidence(investigation_id: str) -> None:
                             "shape": onset.change.shape} if onset else None)},
                 started, (utcnow() - started).total_seconds() * 1000)
         _save(runtime, log.records)
+
+
+@DBOS.step(name="triage.follow")
+def follow_failure(investigation_id: str) -> None:
+    """Follow the failure into the services the alerted one's errors name (or it depends on),
+    one hop at a time within the budget, and record the path."""
+    with _stage(investigation_id, "follow") as runtime:
+        _save(runtime, follow_stage.follow(runtime, investigation_id))
 
 
 @DBOS.step(name="triage.brain")
@@ -226,7 +223,8 @@ def reconcile_verdict(investigation_id: str) -> None:
         _save(runtime, log.records, summary=findings.summary)
 
 
-STAGES = {"gather": gather, "analyze": analyze_evidence, "first_note": post_first_note,
+STAGES = {"gather": gather, "analyze": analyze_evidence, "follow": follow_failure,
+          "first_note": post_first_note,
           "brain": run_brain, "reproduce": reproduce, "fix": propose_fix,
           "verdict": reconcile_verdict, "report": write_report, "final_note": post_final_note}
 
@@ -263,7 +261,10 @@ def _context(runtime: Runtime, investigation_id: str, *,
         alert, _ = repo.load_alert(conn, row["alert_id"])
         alert = runtime.redactor.redact_model(alert)  # redaction: the brain sees no raw alert
         gathered = repo.list_steps(conn, investigation_id, "gather")
-        analysis = repo.list_steps(conn, investigation_id, "analyze") if with_signals else []
+        # With signals: the brain's view, which includes what the follow stage read and found.
+        analysis, followed = ((repo.list_steps(conn, investigation_id, "analyze"),
+                               repo.list_steps(conn, investigation_id, "follow"))
+                              if with_signals else ([], []))
     plan = next((s for s in gathered if s.name == "plan"), None)
     window = plan.detail.get("window") if plan else None
     if window:
@@ -272,8 +273,9 @@ def _context(runtime: Runtime, investigation_id: str, *,
     else:
         bounds = AnalysisWindow(alert.started_at, alert.started_at, alert.started_at)
     cited = [CitedEvidence(s.id, Evidence.model_validate(s.detail))
-             for s in gathered if s.kind == StepKind.QUERY and s.detail]
-    signals = [Signal.model_validate(raw) for s in analysis for raw in s.detail.get("signals", [])]
+             for s in [*gathered, *followed] if s.kind == StepKind.QUERY and s.detail]
+    signals = [Signal.model_validate(raw) for s in [*analysis, *followed] if s.name == "signals"
+               for raw in s.detail.get("signals", [])]
     playbook = str(plan.detail.get("playbook", "")) if plan else ""
     known = runtime.playbooks.playbooks.get(playbook) or runtime.playbooks.playbooks.get("default")
     return InvestigationContext(

@@ -122,3 +122,34 @@ def test_counter_evidence_lowers_confidence() -> None:
     assert plain is not None and countered is not None
     assert plain.confidence == 0.5
     assert countered.confidence == 0.35
+
+
+def followed(kind: SignalKind, title: str, service: str, hop: int, path: list[str],
+             **detail: object) -> Signal:
+    return Signal(kind=kind, title=f"{service}: {title}", strength=0.9, onset=T,
+                  evidence=[f"{service}-logs"],
+                  detail={"service": service, "hop": hop, "path": path, **detail})
+
+
+def test_a_cause_in_a_followed_service_leads_through_the_path() -> None:
+    timeouts = new_errors("POST http://ledger.internal/v1 timed out after <num>s")
+    oom = followed(SignalKind.NEW_ERRORS, "new error OutOfMemoryError", "ledger", 1,
+                   ["checkout", "ledger"], shapes={"resource": 1.0})
+    alone = rank(RULES, [timeouts], "checkout")
+    ranked = rank(RULES, [timeouts, oom], "checkout")
+    assert [h.category for h in ranked] == ["resource-exhaustion", "dependency-failure"]
+    top, dependency = ranked
+    assert top.title.startswith("checkout → ledger: Resource exhaustion: ledger: ")
+    assert top.service == "ledger" and top.evidence == ["ledger-logs"]
+    assert dependency.confidence < top.confidence <= alone[0].confidence + 0.1
+    assert dependency.counter_evidence[0].startswith("explained downstream: checkout → ledger")
+    assert alone[0].service is None and alone[0].counter_evidence == []
+
+
+def test_followed_signals_are_judged_apart_from_the_alerted_ones() -> None:
+    # A deploy of the alerted service and errors of a followed one are no bad deploy together,
+    # and a followed service with only unexplained symptoms adds no hypothesis.
+    odd = followed(SignalKind.ERROR_SPIKE, "error lines rose", "ledger", 1, ["checkout", "ledger"])
+    assert rank(RULES, [DEPLOY, odd], "checkout") == []
+    assert [h.category for h in rank(RULES, [DEPLOY, odd.model_copy(update={"detail": {}})],
+                                     "checkout")] == ["bad-deploy"]

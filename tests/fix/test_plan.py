@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from connectors import Evidence, EvidenceKind, EvidenceStatus
-from triage.agent.base import Findings
+from triage.agent.base import Findings, Hypothesis
 from triage.config import parse_config
 from triage.fix.config import ReproSpec
 from triage.fix.plan import Skip, deployed_target, plan
@@ -76,6 +76,12 @@ def findings(abstained: bool = False) -> Findings:
     ([{"name": "checkout", "repository": "r", "repro": REPRO}], "local", findings(), [],
      "no deploy of the service before the alert is in the evidence: the deployed commit is "
      "unknown"),
+    ([{"name": "checkout", "repository": "r", "repro": REPRO}], "local",
+     Findings(brain="rules", summary="s", hypotheses=[Hypothesis(
+         category="bad-deploy", title="checkout → ledger: Bad deploy", confidence=0.8,
+         suspect_commit="abc", service="ledger")]), [deploys(row("bbb", "2026-11-20T13:40:00Z"))],
+     "the leading cause lies in ledger (followed from checkout): a repro of checkout would not "
+     "test it"),
 ])
 def test_each_reason_to_skip(tmp_path: Path, services: list[dict[str, Any]], sandbox: str,
                              brain: Findings, evidence: list[Evidence], reason: str) -> None:

@@ -23,6 +23,8 @@ class Hypothesis(BaseModel):
     evidence: list[str] = Field(default_factory=list, description="step ids cited")
     counter_evidence: list[str] = Field(default_factory=list)
     suspect_commit: str | None = None
+    service: str | None = Field(default=None, description="the followed service the cause lies "
+                                "in (see triage.follow); None: the alerted service")
 
 
 class FixProposal(BaseModel):

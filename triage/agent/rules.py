@@ -1,5 +1,12 @@
 """The deterministic brain: evaluates the playbook's hypothesis rules over the analyzer signals,
-ranks what fired, and abstains when nothing is strong enough to name a cause."""
+ranks what fired, and abstains when nothing is strong enough to name a cause.
+
+Each service's signals are judged by the same rules on their own: the alerted service's, and
+each followed service's (`detail["service"]`, `detail["hop"]`, see triage.follow). A cause found
+in a followed service is titled by the path that led there ("checkout → ledger: …"), and once one
+is found, the alerted service's own "a dependency is failing" hypothesis is the symptom it
+explains: it ranks below the cause.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,10 @@ from triage.analysis.signals import Signal, SignalKind
 from triage.playbook_rules import HypothesisRule, RuleOutcome
 
 ABSTAIN_BELOW = 0.35
+# The category that only says "something we call fails": a cause found by following the call
+# outranks it.
+EXPLAINED_DOWNSTREAM = frozenset({"dependency-failure"})
+BELOW = 0.01
 
 
 class RulesBrain:
@@ -37,13 +48,47 @@ class RulesBrain:
 
 
 def rank(rules: list[HypothesisRule], signals: list[Signal], service: str | None) -> list[Hypothesis]:
-    """Every rule that fires, as a hypothesis, most confident first (rule order breaks ties)."""
+    """Every rule that fires, as a hypothesis, most confident first (rule order breaks ties);
+    causes found in followed services first among equals."""
+    own = [s for s in signals if s.detail.get("hop") is None]
+    hypotheses = _fired(rules, own, service)
+    downstream: list[Hypothesis] = []
+    for name, trail in _followed(signals):
+        theirs = [s for s in signals if s.detail.get("service") == name
+                  and s.detail.get("hop") is not None]
+        for h in _fired([r for r in rules if not r.fallback], theirs, name):
+            h.title, h.service = f"{' → '.join(trail)}: {h.title}", name
+            h.rationale.append(f"reached by following the failure: {' → '.join(trail)}")
+            downstream.append(h)
+    if downstream:
+        best = max(downstream, key=lambda h: h.confidence)
+        for h in hypotheses:
+            if h.category in EXPLAINED_DOWNSTREAM and h.confidence >= best.confidence:
+                h.confidence = round(max(0.0, best.confidence - BELOW), 3)
+                h.counter_evidence.insert(0, f"explained downstream: {best.title}")
+    return sorted([*downstream, *hypotheses], key=lambda h: -h.confidence)
+
+
+def _fired(rules: list[HypothesisRule], signals: list[Signal],
+           service: str | None) -> list[Hypothesis]:
+    """The hypotheses of the rules that fire over one service's signals."""
     fired = [(rule, outcome) for rule in rules
              if (outcome := rule.evaluate(signals, service)) is not None]
     if any(not rule.fallback for rule, _ in fired):
         fired = [(rule, outcome) for rule, outcome in fired if not rule.fallback]
     hypotheses = [_hypothesis(rule, outcome) for rule, outcome in fired]
     return sorted(hypotheses, key=lambda h: -h.confidence)
+
+
+def _followed(signals: list[Signal]) -> list[tuple[str, list[str]]]:
+    """The followed services with signals, nearest hop first, each with the path to it."""
+    seen: dict[str, tuple[int, list[str]]] = {}
+    for s in signals:
+        name, hop = s.detail.get("service"), s.detail.get("hop")
+        if isinstance(name, str) and isinstance(hop, int) and name not in seen:
+            trail = s.detail.get("path")
+            seen[name] = (hop, [str(p) for p in trail] if isinstance(trail, list) else [name])
+    return [(name, trail) for name, (_, trail) in sorted(seen.items(), key=lambda kv: kv[1][0])]
 
 
 def _hypothesis(rule: HypothesisRule, outcome: RuleOutcome) -> Hypothesis:

@@ -69,6 +69,10 @@ def plan(config: TriageConfig, service: ServiceConfig | None, playbook: Playbook
         raise Skip("the brain recorded no findings")
     if findings.abstained:
         raise Skip("the brain abstained: no cause was named, so there is nothing to reproduce")
+    lead = findings.hypotheses[0] if findings.hypotheses else None
+    if lead is not None and lead.service not in (None, service.name):
+        raise Skip(f"the leading cause lies in {lead.service} (followed from {service.name}): "
+                   f"a repro of {service.name} would not test it")
     target = deployed_target(evidence, service.name, alert_start)
     if target is None:
         raise Skip("no deploy of the service before the alert is in the evidence: the deployed "

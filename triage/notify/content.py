@@ -82,6 +82,8 @@ def final_note(report: Report, steps: list[StepRecord], link: str) -> tuple[str,
                 lines.append(_line(f"   evidence: {cited}"))
         if len(hypotheses) > MAX_HYPOTHESES:
             lines.append(f"and {len(hypotheses) - MAX_HYPOTHESES} more in the report")
+    if report.followed and report.followed.hops:
+        lines += ["", _line(report.followed.summary())]
     lines += _fix_lines(steps)
     return "\n".join(lines), f"Report: {link}"
 

@@ -13,6 +13,7 @@ from triage.agent.base import Findings
 from triage.analysis.redaction import Redactor, default_redactor
 from triage.analysis.signals import Signal, SignalKind
 from triage.fix.records import FixSection
+from triage.follow.path import FollowPath
 from triage.models import StepKind, StepRecord
 from triage.verdict import latest_findings
 
@@ -62,6 +63,8 @@ class Report(BaseModel):
     report_url: str
     notes: list[str] = Field(default_factory=list)
     fix: FixSection | None = Field(default=None, description="reproduction and candidate fix")
+    followed: FollowPath | None = Field(default=None, description="the failure followed into "
+                                        "the services the alerted one calls")
 
     @property
     def queries(self) -> list[ReportStep]:
@@ -110,6 +113,7 @@ def build_report(conn: Connection, investigation_id: str, public_url: str,
         report_url=report_url(public_url, investigation_id),
         notes=notes,
         fix=FixSection.from_steps(steps),
+        followed=FollowPath.from_steps(steps),
     )
     # redaction: every text field (the alert's own title and labels included) is redacted here.
     return (redactor or default_redactor()).redact_model(report)
