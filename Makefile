@@ -29,8 +29,10 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# One pytest worker per core (pytest-xdist); a test file stays on one worker, so the servers a
+# module starts (PostgreSQL, Prometheus, Elasticsearch) start once. The slowest 25 are listed.
 test: lint  ## lint, type-check and run the whole test suite
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/ingest.py

@@ -25,7 +25,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if run_worker:
-            from triage.runtime import launch_worker, stop_worker
+            from triage.worker import launch_worker, stop_worker
 
             # DBOS's synchronous API refuses to run on an event loop thread; give it a thread.
             await run_in_threadpool(launch_worker, runtime)

@@ -25,7 +25,8 @@ from triage.models import InvestigationState, Source
 from triage.report.build import Report, build_report
 from triage.report.links import links_for
 from triage.report.render import render_html, render_markdown
-from triage.runtime import Runtime, launch_worker, stop_worker
+from triage.runtime import Runtime
+from triage.worker import launch_worker, stop_worker
 
 ROUTES = {source: f"/webhooks/{source.value}" for source in Source}
 FINAL_STATES = {InvestigationState.COMPLETED.value, InvestigationState.FAILED.value}

@@ -1,6 +1,7 @@
-"""The process-wide runtime: settings, configuration, store and playbooks, and DBOS launch.
+"""The process-wide runtime: settings, configuration, store and playbooks, and DBOS settings.
 
 DBOS steps run in worker threads with only an investigation id; they find everything else here.
+The runtime knows nothing of the workflow that uses it: `triage.worker` launches the two together.
 """
 
 from __future__ import annotations
@@ -166,28 +167,6 @@ def dbos_config(settings: Settings) -> DBOSConfig:
         "log_level": "WARNING",
         "application_version": "triage-1",
     }
-
-
-def launch_worker(runtime: Runtime) -> None:
-    """Start DBOS in this process: it recovers this worker's unfinished investigations, then
-    takes new ones from the queue (at most `worker_concurrency` at once, and at most
-    `service_concurrency` per service across all workers)."""
-    import triage.workflow  # noqa: F401  (registers the workflow before launch)
-
-    install(runtime)
-    DBOS(config=dbos_config(runtime.settings))
-    DBOS.launch()
-    DBOS.register_queue(
-        QUEUE_NAME,
-        worker_concurrency=runtime.settings.worker_concurrency,
-        partition_concurrency=runtime.settings.service_concurrency,
-        polling_interval_sec=0.2,
-    )
-
-
-def stop_worker() -> None:
-    """Stop DBOS in this process (tests start several in a row)."""
-    DBOS.destroy(destroy_registry=False)
 
 
 def enqueue_options(investigation_id: str, service: str | None) -> Any:

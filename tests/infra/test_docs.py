@@ -13,6 +13,8 @@ from tests.infra.processes import ROOT
 
 DEPLOY = (ROOT / "docs" / "deploy.md").read_text()
 INTEGRATIONS = (ROOT / "docs" / "integrations.md").read_text()
+README = (ROOT / "README.md").read_text()
+DOCS = {path.name: path.read_text() for path in sorted((ROOT / "docs").glob("*.md"))}
 
 
 @pytest.mark.parametrize("heading", [
@@ -43,6 +45,25 @@ def test_every_repository_path_named_exists(text: str) -> None:
 def test_every_make_target_named_exists() -> None:
     makefile = (ROOT / "Makefile").read_text()
     targets = set(re.findall(r"^([\w-]+):", makefile, re.M))
-    named = set(re.findall(r"make ([\w-]+)", DEPLOY + (ROOT / "README.md").read_text()))
+    named = set(re.findall(r"(?:^|`)make ([\w-]+)", README + "".join(DOCS.values()), re.M))
     assert {"e2e", "bench-workers"} <= named
     assert named <= targets
+
+
+@pytest.mark.parametrize("name", ["README.md", *(f"docs/{n}" for n in DOCS)])
+def test_every_relative_link_resolves_inside_the_repository(name: str) -> None:
+    page = ROOT / name
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text())
+    local = [link for link in links if "://" not in link]
+    for link in local:
+        target = (page.parent / link).resolve()
+        assert target.is_relative_to(ROOT) and target.exists(), f"{name}: {link}"
+
+
+def test_the_readme_names_nothing_outside_the_repository() -> None:
+    assert "../" not in README and "shared/" not in README
+
+
+def test_the_table_of_contents_lists_every_page() -> None:
+    assert sorted(re.findall(r"\]\(([\w-]+\.md)\)", DOCS["README.md"])) == sorted(
+        n for n in DOCS if n != "README.md")

@@ -60,7 +60,7 @@ def worker(
     metrics_host: Annotated[str, typer.Option(help="interface for --metrics-port")] = "127.0.0.1",
 ) -> None:
     """Run investigations from the shared queue until interrupted (any number, any machine)."""
-    from triage.runtime import launch_worker, stop_worker
+    from triage.worker import launch_worker, stop_worker
 
     runtime = _runtime()
     launch_worker(runtime)

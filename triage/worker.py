@@ -1,0 +1,32 @@
+"""Run investigations in this process: DBOS launched with the investigation workflow registered.
+
+The runtime holds state and services and the workflow's stages depend on it; this module is where
+the two meet, so `triage.runtime` never imports the workflow that uses it.
+"""
+
+from __future__ import annotations
+
+from dbos import DBOS
+
+import triage.workflow  # noqa: F401  (registers the workflow with DBOS before launch)
+from triage.runtime import QUEUE_NAME, Runtime, dbos_config, install
+
+
+def launch_worker(runtime: Runtime) -> None:
+    """Start DBOS in this process: it recovers this worker's unfinished investigations, then
+    takes new ones from the queue (at most `worker_concurrency` at once, and at most
+    `service_concurrency` per service across all workers)."""
+    install(runtime)
+    DBOS(config=dbos_config(runtime.settings))
+    DBOS.launch()
+    DBOS.register_queue(
+        QUEUE_NAME,
+        worker_concurrency=runtime.settings.worker_concurrency,
+        partition_concurrency=runtime.settings.service_concurrency,
+        polling_interval_sec=0.2,
+    )
+
+
+def stop_worker() -> None:
+    """Stop DBOS in this process (tests start several in a row)."""
+    DBOS.destroy(destroy_registry=False)
