@@ -29,6 +29,9 @@ def test_names_come_from_urls_fields_and_connection_errors() -> None:
     assert names_in(row("dial tcp ledger:5432: connect: connection refused")) == {"ledger"}
     assert names_in(row('connection refused: is the server running on host "pg-main"')) == {"pg-main"}
     assert names_in(row("x failed", **{"peer.service": "ledger"})) == {"ledger"}
+    envoy: dict[str, Any] = {"upstream_cluster": "outbound|8080||ledger.prod.svc.cluster.local",
+                             "upstream_host": "10.0.3.4:8080", "response_code": 503}
+    assert names_in(row("", **envoy)) == {"ledger.prod.svc.cluster.local"}
 
 
 def test_the_emitter_and_source_positions_are_not_callees() -> None:

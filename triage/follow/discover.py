@@ -117,8 +117,11 @@ def names_in(row: dict[str, Any]) -> set[str]:
 
 
 def _host_of(value: str) -> str:
-    """A URL's hostname, or the value itself without a port, lower case."""
+    """A URL's hostname, or the value itself without a port, lower case (an Envoy cluster,
+    `outbound|8080||ledger.prod.svc.cluster.local`, by its last part)."""
     text = value.strip().lower()
+    if "|" in text:
+        text = next((part for part in reversed(text.split("|")) if part), "")
     if "://" in text:
         try:
             return (urlsplit(text).hostname or "").rstrip(".")
