@@ -176,3 +176,16 @@ def test_a_shift_long_before_the_incident_does_not_date_it() -> None:
     deploy_signals = [s for s in signals if s.kind == SignalKind.RECENT_DEPLOY]
     assert deploy_signals[0].detail["commit"] == "50" * 20 and deploy_signals[0].strength > 0.8
     assert all(s.strength < 0.2 for s in deploy_signals[1:])  # ~43 min before the onset
+
+
+def test_a_raw_prometheus_counter_is_read_as_its_rate() -> None:
+    # 100 requests a minute, 500 a minute from minute 50: as a cumulative counter with a reset.
+    total, values = 0.0, []
+    for m in range(65):
+        total = 0.0 if m == 20 else total + (500 if m >= 50 else 100)
+        values.append(total)
+    rows = gauge("http_requests_total", values)
+    signals = analyze([evidence(EvidenceKind.METRICS, rows, "metrics")], WINDOW)
+    shift = next(s for s in signals if s.kind == SignalKind.METRIC_SHIFT)
+    assert shift.detail["baseline_median"] == 100 and shift.detail["incident_median"] == 500
+    assert shift.onset == at(50)

@@ -9,8 +9,10 @@ only the chain of changes that leads into the alert dates the incident (`inciden
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 from connectors import EvidenceKind
 from connectors.files_metrics import group_series
@@ -19,6 +21,9 @@ from triage.analysis.changepoints import ChangePoint, event_onset, incident_chan
 from triage.analysis.signals import AnalysisWindow, CitedEvidence, Thresholds
 
 MIN_ERROR_EVENTS = 5
+# Counters as Prometheus names them; a backend that already returns rates under such a name
+# (not cumulative) is left alone.
+COUNTER_NAME = re.compile(r"(_total|_count|_sum|_created)$")
 CHAIN_GAP = timedelta(minutes=20)
 
 
@@ -64,8 +69,32 @@ def _series_points(cited: CitedEvidence) -> dict[str, tuple[list[datetime], list
             except (ValueError, TypeError, OverflowError):
                 continue
         timed.sort(key=lambda pair: pair[0])
-        out[key] = ([t for t, _ in timed], [v for _, v in timed])
+        times, values = [t for t, _ in timed], [v for _, v in timed]
+        if COUNTER_NAME.search(key.split("{", 1)[0]) and _cumulative(values):
+            times, values = _per_minute(times, values)
+        out[key] = (times, values)
     return out
+
+
+def _cumulative(values: list[float]) -> bool:
+    """Whether a series only ever grows (but for a few resets): a raw Prometheus counter."""
+    if len(values) < 4:
+        return False
+    drops = sum(1 for a, b in pairwise(values) if b < a)
+    rises = sum(1 for a, b in pairwise(values) if b > a)
+    return rises > 0 and drops <= max(1, len(values) // 20)
+
+
+def _per_minute(times: list[datetime], values: list[float]) -> tuple[list[datetime], list[float]]:
+    """A cumulative counter as its rate per minute (a reset restarts from zero, like rate())."""
+    rates_at, rates = [], []
+    for (t0, v0), (t1, v1) in pairwise(zip(times, values, strict=True)):
+        minutes = (t1 - t0).total_seconds() / 60
+        if minutes <= 0:
+            continue
+        rates_at.append(t1)
+        rates.append((v1 - v0 if v1 >= v0 else v1) / minutes)
+    return rates_at, rates
 
 
 def error_stamps(cited: CitedEvidence) -> list[datetime]:
