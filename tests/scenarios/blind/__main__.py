@@ -1,0 +1,22 @@
+"""`python -m tests.scenarios.blind --split dev|holdout --out DIR`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tests.scenarios.blind.generate import SPLITS, build_split
+
+
+def main() -> None:
+    """Write one split's bundles."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--split", choices=sorted(SPLITS), required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    for path in build_split(args.split, args.out):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
