@@ -128,7 +128,8 @@ def run_worker(slot: int, seconds: float, stop: threading.Event | None = None,
                settings: Settings | None = None) -> str:
     """Launch a triage worker as slot `slot`; stop it after `seconds` or when `stop` is set."""
     from triage.config import Settings
-    from triage.runtime import Runtime, launch_worker, stop_worker
+    from triage.runtime import Runtime
+    from triage.worker import launch_worker, stop_worker
 
     base = settings if settings is not None else Settings()
     runtime = Runtime.from_settings(base.model_copy(update={"worker_id": worker_id(slot)}))
