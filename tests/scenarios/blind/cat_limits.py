@@ -90,6 +90,18 @@ def disk_full(ctx: Ctx) -> Incident:
             obj=f"Node/{svc.pods[0].node}",
         ),
     )
+    # The kubelet evicts the log sidecar of a neighbour on the same node under disk pressure.
+    tel.log(
+        tel.at(full + 2.5),
+        k8s_event(
+            svc,
+            svc.pods[0],
+            "Evicted",
+            "The node was low on resource: ephemeral-storage. Threshold quantity: 10Gi, available: 3212Mi. "
+            "Container fluent-bit was using 2Gi, request is 0, has larger consumption of ephemeral-storage.",
+            obj=f"Pod/fluent-bit-{svc.pods[0].name[-5:]}",
+        ),
+    )
     pod_resources(tel, svc, mem_gib=0.4, limit_gib=1.0)
     background(tel, svc)
     return Incident(

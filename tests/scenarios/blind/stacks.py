@@ -196,7 +196,11 @@ def k8s_event(
         "pod": pod.name,
         "node": pod.node,
         "zone": pod.zone,
-        "source": "kubelet" if obj is None else "node-controller",
+        "source": "node-controller"
+        if obj and obj.startswith("Node/") and reason.startswith("Node")
+        else "horizontal-pod-autoscaler"
+        if obj and obj.startswith("HorizontalPodAutoscaler/")
+        else "kubelet",
     }
 
 
