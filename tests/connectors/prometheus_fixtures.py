@@ -43,7 +43,9 @@ groups:
     interval: 250ms
     rules:
       - alert: TriageQueueDeep
-        expr: triage_queue_depth > 10
+        # last_over_time: a scrape missed on a busy machine (250 ms, stale series) must not
+        # resolve the alert and restart it with a later activeAt
+        expr: last_over_time(triage_queue_depth[1m]) > 10
         labels: {severity: page}
         annotations: {summary: "queue {{ $labels.shard }} is {{ $value }} deep"}
       - alert: TriageNeverFires

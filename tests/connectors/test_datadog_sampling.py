@@ -17,6 +17,10 @@ from tests.connectors.sampling_fixtures import CAP, assert_capped, assert_whole,
 from tests.fakes.datadog import FakeDatadog
 
 QUERY = "logs: service:checkout"
+# The fake filters its 50,000 lines in Python for every request: on a busy machine one answer can
+# take seconds. What these tests check is the sampling, not the client's timeout, so the timeout
+# is far beyond any such delay (a request that really hangs still ends the test).
+PATIENT = {"timeout_seconds": 120.0}
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +36,7 @@ def fake() -> Iterator[FakeDatadog]:
 @pytest.fixture(scope="module")
 def dd(fake: FakeDatadog, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatadogConnector]:
     secrets: dict[str, Any] = write_secrets(tmp_path_factory.mktemp("dd-secrets"))
-    connector = make(fake, secrets)
+    connector = make(fake, secrets, **PATIENT)
     yield connector
     connector.close()
 
@@ -65,7 +69,8 @@ def test_the_capped_read_is_bounded_in_requests(fake: FakeDatadog, capped: Evide
 def test_fewer_sample_requests_group_neighbouring_minutes_and_rerun_the_same(
         fake: FakeDatadog, tmp_path_factory: pytest.TempPathFactory):
     fake.reset()
-    connector = make(fake, write_secrets(tmp_path_factory.mktemp("dd-few")), max_sample_requests=10)
+    connector = make(fake, write_secrets(tmp_path_factory.mktemp("dd-few")), max_sample_requests=10,
+                     **PATIENT)
     evidence = connector.query(req(QUERY, limit=500))
     assert fake.routes().count("logs") == 1 + 10  # one page for the newest 250, ten sample searches
     assert evidence.sampling is not None

@@ -92,12 +92,19 @@ def test_max_rows_setting_caps_below_the_request(db: str):
 
 
 def test_rows_are_kept_when_counting_the_rest_runs_out_of_time(db: str):
-    conn = pg_connector(db, statement_timeout_seconds=0.3, count_rows_up_to=10_000_000)
+    # Rows 1-4 come at once and row 5 waits an hour: the FETCH of the first rows finishes well
+    # inside the statement timeout however busy the machine, and the MOVE that counts the rest
+    # cannot, by construction (no race between the two).
+    with psycopg.connect(db, autocommit=True) as admin:
+        admin.execute("CREATE OR REPLACE FUNCTION public.first_rows_then_wait(g integer) "
+                      "RETURNS integer LANGUAGE plpgsql VOLATILE AS $$ BEGIN IF g > 4 THEN "
+                      "PERFORM pg_sleep(3600); END IF; RETURN g; END $$")
+    conn = pg_connector(db, statement_timeout_seconds=2, count_rows_up_to=10_000_000,
+                        allowed_functions=["public.first_rows_then_wait"])
     try:
-        # in the target list the set streams (in FROM it would be materialized first); md5
-        # makes each row cost enough that counting 10 million cannot beat the timeout
-        ev = conn.query(req("SELECT g, md5(g::text) AS h FROM "
-                            "(SELECT generate_series(1, 100000000) AS g) AS s", limit=3))
+        # in the target list the function runs row by row as the cursor advances
+        ev = conn.query(req("SELECT public.first_rows_then_wait(g) AS g "
+                            "FROM generate_series(1, 100) AS g", limit=3))
     finally:
         conn.close()
     assert ev.status == EvidenceStatus.OK

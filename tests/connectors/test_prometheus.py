@@ -305,7 +305,8 @@ def test_rules_with_their_state_and_health(prom, live: Live):
                           "labelset)")
     firing = ask(prom, "rules: type=alert state=firing", live.first, live.end)
     assert [(r["name"], r["query"], r["active_alerts"], r["labels"]) for r in firing.rows] == [
-        ("TriageQueueDeep", "triage_queue_depth > 10", 1, {"severity": "page"})]
+        ("TriageQueueDeep", "last_over_time(triage_queue_depth[1m]) > 10", 1,
+         {"severity": "page"})]
     slow = ask(prom, "rules: name=TriageNeverFires", live.first, live.end)
     assert slow.rows[0]["for"] == 300
 
