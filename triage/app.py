@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from triage import __version__, probes
 from triage.intake import alertmanager, datadog, pagerduty
 from triage.intake.common import IntakeError
+from triage.notify import slack_routes
 from triage.report import docs as report_docs
 from triage.report import routes as report_routes
 from triage.report.access import LinkRefused, refused_page
@@ -68,6 +69,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     app.include_router(pagerduty.router)
     app.include_router(alertmanager.router)
     app.include_router(datadog.router)
+    app.include_router(slack_routes.router)
     app.include_router(report_routes.router)
     app.include_router(probes.router)
     app.include_router(report_docs.router)

@@ -95,6 +95,17 @@ class FollowConfig(StrictModel):
     max_services: int = Field(default=3, ge=1, le=10, description="services queried per hop")
 
 
+# A channel ID, not a name: conversations.history (the exactly-once lookup) accepts IDs only.
+SlackChannel = Annotated[str, Field(pattern=r"^[CG][A-Z0-9]{6,}$",
+                                    description="Slack channel ID (C0123ABCD), not its name")]
+
+
+class SlackConfig(StrictModel):
+    """Where investigation threads go when a service names no channel of its own."""
+
+    default_channel: SlackChannel | None = None
+
+
 class ServiceConfig(StrictModel):
     """One service the triage service knows how to investigate."""
 
@@ -111,6 +122,7 @@ class ServiceConfig(StrictModel):
     repro: ReproSpec | None = Field(default=None, description="reproduce in a sandbox (triage.fix)")
     test: RepoTestCommand | None = Field(default=None, description="the repository's own tests")
     pull_requests: PullRequestConfig | None = Field(default=None, description="else a local branch")
+    slack_channel: SlackChannel | None = Field(default=None, description="else slack.default_channel")
 
     def matches(self, alert: Alert) -> bool:
         """Whether this alert belongs to this service."""
@@ -141,6 +153,7 @@ class TriageConfig(StrictModel):
     intake: IntakeConfig = Field(default_factory=IntakeConfig)
     redaction: RedactionConfig = Field(default_factory=RedactionConfig)
     follow: FollowConfig = Field(default_factory=FollowConfig)
+    slack: SlackConfig = Field(default_factory=SlackConfig)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
     @property
@@ -155,6 +168,12 @@ class TriageConfig(StrictModel):
     def service_named(self, name: str | None) -> ServiceConfig | None:
         """The service called `name`, if configured."""
         return next((svc for svc in self.services if svc.name == name), None)
+
+    def slack_channel_for(self, name: str | None) -> str | None:
+        """The Slack channel of an investigation of service `name`: its own, else the default."""
+        service = self.service_named(name)
+        return (service.slack_channel if service and service.slack_channel
+                else self.slack.default_channel)
 
     def follow_for(self, service: ServiceConfig | None) -> FollowConfig:
         """The follow budget of an investigation of `service`: its own, else the top-level one."""

@@ -15,6 +15,7 @@ class Source(StrEnum):
     PAGERDUTY = "pagerduty"
     ALERTMANAGER = "alertmanager"
     DATADOG = "datadog"
+    SLACK = "slack"  # `/triage investigate <service> <what>`: no webhook behind it
 
 
 class Severity(StrEnum):

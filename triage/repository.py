@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from triage.models import Alert, AlertStatus, InvestigationState, StepRecord, utcnow
-from triage.store import alerts, deliveries, investigations, reports, stage_runs, steps
+from triage.store import alerts, deliveries, feedback, investigations, reports, stage_runs, steps
 
 
 def _can_exist(*keys: str, length: int = 512) -> bool:
@@ -238,3 +238,30 @@ def get_report(conn: Connection, investigation_id: str) -> dict[str, Any] | None
         sa.select(reports).where(reports.c.investigation_id == investigation_id)
     ).first()
     return dict(row._mapping) if row else None
+
+
+def latest_investigation_of(conn: Connection, service: str) -> dict[str, Any] | None:
+    """The newest investigation of a service."""
+    if not _can_exist(service, length=256):
+        return None
+    row = conn.execute(
+        sa.select(investigations).where(investigations.c.service == service)
+        .order_by(investigations.c.created_at.desc(), investigations.c.id.desc()).limit(1)
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def add_feedback(conn: Connection, investigation_id: str, verdict: str, source: str, author: str,
+                 *, category: str | None = None, culprit: str | None = None,
+                 note: str | None = None) -> None:
+    """Record what someone said about an investigation's verdict (`right` or `wrong`)."""
+    conn.execute(feedback.insert().values(
+        investigation_id=investigation_id, verdict=verdict, category=category, culprit=culprit,
+        note=note, source=source, author=author, created_at=utcnow()))
+
+
+def list_feedback(conn: Connection, investigation_id: str) -> list[dict[str, Any]]:
+    """An investigation's feedback, oldest first."""
+    rows = conn.execute(sa.select(feedback).where(feedback.c.investigation_id == investigation_id)
+                        .order_by(feedback.c.id))
+    return [dict(row._mapping) for row in rows]

@@ -159,6 +159,34 @@ incident_notes = sa.Table(
 )
 
 
+# One row per Slack message of an investigation's thread: a resumed stage finds it, posts no twin.
+slack_messages = sa.Table(
+    "slack_messages",
+    metadata,
+    sa.Column("investigation_id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),  # parent | first | final
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("ts", sa.String(32), nullable=False),  # Slack's message id within the channel
+    sa.Column("posted_at", UtcDateTime, nullable=False),
+    sa.Column("recovered", sa.Boolean, nullable=False),  # found in the channel after a crash
+)
+
+# What people said about a verdict (Slack buttons and modal today): who, when, what.
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("investigation_id", sa.String(64), nullable=False, index=True),
+    sa.Column("verdict", sa.String(16), nullable=False),  # right | wrong
+    sa.Column("category", sa.String(64)),
+    sa.Column("culprit", sa.String(64)),  # the commit that really caused it
+    sa.Column("note", sa.Text),
+    sa.Column("source", sa.String(16), nullable=False),  # slack | cli | pagerduty
+    sa.Column("author", sa.String(256), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+
 def _add_model_turns(conn: Connection) -> None:
     """Version 2: the Claude brain's durable model turns."""
     model_turns.create(conn, checkfirst=True)
@@ -169,10 +197,17 @@ def _add_incident_notes(conn: Connection) -> None:
     incident_notes.create(conn, checkfirst=True)
 
 
+def _add_slack_and_feedback(conn: Connection) -> None:
+    """Version 4: Slack messages posted (each posted once) and feedback on verdicts."""
+    slack_messages.create(conn, checkfirst=True)
+    feedback.create(conn, checkfirst=True)
+
+
 _UPGRADE_LOCK = 0x7472696167  # "triag": the advisory lock that serialises schema upgrades
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # MIGRATIONS[n] upgrades a database stamped n+1 to n+2.
-MIGRATIONS: list[Callable[[Connection], None]] = [_add_model_turns, _add_incident_notes]
+MIGRATIONS: list[Callable[[Connection], None]] = [_add_model_turns, _add_incident_notes,
+                                                  _add_slack_and_feedback]
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

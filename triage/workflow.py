@@ -32,6 +32,7 @@ from triage.follow import stage as follow_stage
 from triage.models import Alert, InvestigationState, StepKind, StepRecord, utcnow
 from triage.notify.content import NoteKind
 from triage.notify.notes import post_note
+from triage.notify.slack import post_slack
 from triage.playbook import Playbook, PlaybookError
 from triage.report.build import build_report
 from triage.report.render import render_markdown
@@ -167,17 +168,24 @@ def write_report(investigation_id: str) -> None:
 
 @DBOS.step(name="triage.first_note")
 def post_first_note(investigation_id: str) -> None:
-    """Post the first-response note (top signals, live report link) to the PagerDuty incident."""
+    """Post the first-response note (top signals, live report link) to the PagerDuty incident,
+    and start the Slack thread (parent message, first findings)."""
     with _stage(investigation_id, "first_note") as runtime:
-        _save(runtime, post_note(runtime, investigation_id, NoteKind.FIRST))
+        steps = StepLog(investigation_id, "first_note")
+        steps.records.extend(post_note(runtime, investigation_id, NoteKind.FIRST))
+        post_slack(runtime, investigation_id, NoteKind.FIRST, steps)  # whatever PagerDuty said
+        _save(runtime, steps.records)
 
 
 @DBOS.step(name="triage.final_note")
 def post_final_note(investigation_id: str) -> None:
-    """Post the final note (hypotheses, repro, pull request); the investigation is then complete."""
+    """Post the final note (hypotheses, repro, pull request) and the Slack thread's final reply;
+    the investigation is then complete."""
     with _stage(investigation_id, "final_note") as runtime:
-        _save(runtime, post_note(runtime, investigation_id, NoteKind.FINAL),
-              state=InvestigationState.COMPLETED.value)
+        steps = StepLog(investigation_id, "final_note")
+        steps.records.extend(post_note(runtime, investigation_id, NoteKind.FINAL))
+        post_slack(runtime, investigation_id, NoteKind.FINAL, steps)  # whatever PagerDuty said
+        _save(runtime, steps.records, state=InvestigationState.COMPLETED.value)
 
 
 @DBOS.step(name="triage.fail")

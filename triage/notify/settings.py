@@ -1,5 +1,5 @@
-"""PagerDuty note settings (`TRIAGE_PAGERDUTY_*`): the write key, who notes are posted as, and
-where the REST API lives.
+"""Note settings: PagerDuty's (`TRIAGE_PAGERDUTY_*`: the write key, who notes are posted as, where
+the REST API lives) and Slack's (`TRIAGE_SLACK_*`: the bot token, the signing secret, the API).
 
 `triage.config.Settings` inherits these fields, so they come from the environment (or secret
 files) like every other setting.
@@ -8,6 +8,7 @@ files) like every other setting.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
@@ -23,6 +24,23 @@ class NotifySettings(BaseModel):
                                     description="EU service region: https://api.eu.pagerduty.com")
     pagerduty_ca_bundle: Path | None = Field(default=None,
                                              description="PEM CA bundle (TLS-inspecting proxy)")
+
+    slack_bot_token: SecretStr | None = Field(
+        default=None, description="the Slack app's bot token (xoxb-…); without it: no Slack thread")
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, description="the Slack app's signing secret; without it /slack/* answers 401")
+    slack_base_url: str = Field(default="https://slack.com/api/",
+                                description="Slack Web API root (tests: a loopback fake)")
+
+    @field_validator("slack_base_url")
+    @classmethod
+    def _slack_https(cls, value: str) -> str:
+        """https://, or http:// to the loopback interface only (a local fake)."""
+        parts = urlsplit(value)
+        if parts.scheme != "https" and not (parts.scheme == "http"
+                                            and parts.hostname in ("127.0.0.1", "localhost")):
+            raise ValueError(f"must be an https:// URL, not {value!r}")
+        return value.rstrip("/") + "/"
 
     @field_validator("pagerduty_base_url")
     @classmethod
@@ -48,4 +66,10 @@ class NotifySettings(BaseModel):
         if not self.pagerduty_from:
             return ("TRIAGE_PAGERDUTY_FROM is not set (PagerDuty needs the e-mail of the user "
                     "a note is posted as)")
+        return None
+
+    def slack_disabled_because(self) -> str | None:
+        """Why Slack threads are off, or None when the bot token is set."""
+        if self.slack_bot_token is None:
+            return "TRIAGE_SLACK_BOT_TOKEN is not set"
         return None
