@@ -5,13 +5,14 @@ triage thread uses: `chat.postMessage`, `chat.update`, `conversations.history`,
 As Slack does: errors are HTTP 200 `{"ok": false, "error": "<code>"}` (`invalid_auth`,
 `channel_not_found`, `not_in_channel`, `message_not_found`, `invalid_blocks`, `no_text`,
 `expired_trigger_id`); a rate limit is HTTP 429 with `Retry-After` (queue it with `rate_limit`);
-message metadata is returned only to `include_all_metadata`; history is newest first, replies
-oldest first with the parent leading. Block Kit limits: 50 blocks, 3,000 characters a section.
+message metadata is returned only to `include_all_metadata`; history (from `oldest`, if given) is
+newest first, replies oldest first with the parent leading. Block Kit limits: 50 blocks, 3,000 characters a section.
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -125,7 +126,7 @@ class FakeSlack:
         thread_ts = args.get("thread_ts")
         if thread_ts and not any(m.ts == thread_ts for m in messages):
             return _error("thread_not_found")
-        message = Message(f"1767225600.{next(self._clock):06d}", str(args.get("text", "")),
+        message = Message(f"{int(time.time())}.{next(self._clock):06d}", str(args.get("text", "")),
                           list(args.get("blocks") or []), thread_ts, args.get("metadata"))
         messages.append(message)
         return Reply(200, {"ok": True, "channel": args["channel"], "ts": message.ts,
@@ -149,7 +150,9 @@ class FakeSlack:
         messages, refused = self._channel(args)
         if refused or messages is None:
             return refused or _error("channel_not_found")
-        newest_first = list(reversed(self.top_level(str(args["channel"]))))
+        oldest = float(args.get("oldest") or 0)
+        newest_first = [m for m in reversed(self.top_level(str(args["channel"])))
+                        if float(m.ts) >= oldest]
         return self._page(newest_first, args)
 
     def _replies(self, args: dict[str, Any]) -> Reply:

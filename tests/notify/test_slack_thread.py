@@ -181,6 +181,8 @@ def test_a_message_posted_but_not_recorded_is_found_by_its_marker_not_posted_aga
     assert [s.status for s in [*first.records, *final.records]] == ["ok", "ok"]
     assert "posted by an earlier attempt; not posted again" in first.records[0].summary
     assert [(m.ts, m.text) for m in slack.channels[DEFAULT]] == before
+    # the channel is searched back to the investigation's start, not through all its history
+    assert all(b"oldest=" in seen.body for seen in slack.calls("conversations.history"))
     assert {kind: recovered for kind, (_, recovered) in _recorded(runtime, inv).items()} == {
         "parent": True, "first": True, "final": True}
     runtime.close()

@@ -89,10 +89,16 @@ def _post(runtime: Runtime, poster: SlackPoster, investigation_id: str, kind: No
     done: dict[str, PostedMessage | None] = {}
     alert = runtime.redactor.redact_model(alert)
     parent = recorded.get(PARENT)
+    with runtime.store.read() as conn:
+        row = repo.get_investigation(conn, investigation_id)
+    created = row["created_at"] if row else None
     if parent is None:
+        # The parent cannot predate its investigation: search back to then (less a minute for
+        # clock skew), not the channel's whole history.
         posted = poster.post_once(
             channel, marker(investigation_id, PARENT), f"Triage: {alert.title} ({service})",
-            blocks.parent_blocks(alert, service, link, None, investigation_id))
+            blocks.parent_blocks(alert, service, link, None, investigation_id),
+            oldest=created.timestamp() - 60 if created else None)
         _record(runtime, investigation_id, PARENT, posted)
         done[PARENT] = posted
         parent = {"channel": posted.channel, "ts": posted.ts}

@@ -72,11 +72,12 @@ class SlackPoster:
         return cls(settings.slack_bot_token, base_url=settings.slack_base_url)
 
     def post_once(self, channel: str, marker: str, text: str, blocks: list[dict[str, Any]],
-                  thread_ts: str | None = None) -> PostedMessage:
-        """Post unless a message carrying `marker` is already in the channel (or the thread)."""
+                  thread_ts: str | None = None, oldest: float | None = None) -> PostedMessage:
+        """Post unless a message carrying `marker` is already in the channel (or the thread);
+        a channel is searched back to `oldest` (Unix seconds) only."""
 
         def attempt() -> PostedMessage:
-            found = self.find(channel, marker, thread_ts)
+            found = self.find(channel, marker, thread_ts, oldest)
             if found is not None:
                 return PostedMessage(channel, found, recovered=True)
             answer = self.client.chat_postMessage(
@@ -87,9 +88,10 @@ class SlackPoster:
 
         return self._call(attempt, "chat.postMessage")
 
-    def find(self, channel: str, marker: str, thread_ts: str | None = None) -> str | None:
+    def find(self, channel: str, marker: str, thread_ts: str | None = None,
+             oldest: float | None = None) -> str | None:
         """The ts of the message carrying `marker`, if one is in the channel (or the thread)."""
-        for message in self._messages(channel, thread_ts):
+        for message in self._messages(channel, thread_ts, oldest):
             payload = (message.get("metadata") or {}).get("event_payload") or {}
             if message.get("metadata", {}).get("event_type") == EVENT_TYPE and payload.get(
                     "marker") == marker:
@@ -106,13 +108,15 @@ class SlackPoster:
         self._call(lambda: self.client.views_open(trigger_id=trigger_id, view=view), "views.open",
                    attempts=1)
 
-    def _messages(self, channel: str, thread_ts: str | None) -> Iterator[dict[str, Any]]:
+    def _messages(self, channel: str, thread_ts: str | None,
+                  oldest: float | None) -> Iterator[dict[str, Any]]:
         """The channel's recent history, or a thread's replies, page by page."""
         cursor: str | None = None
         for _ in range(20):  # 20 pages of 200: a busy channel's last few thousand messages
             if thread_ts is None:
                 page = self.client.conversations_history(
-                    channel=channel, include_all_metadata=True, limit=200, cursor=cursor)
+                    channel=channel, include_all_metadata=True, limit=200, cursor=cursor,
+                    oldest=f"{oldest:.6f}" if oldest is not None else None)
             else:
                 page = self.client.conversations_replies(
                     channel=channel, ts=thread_ts, include_all_metadata=True, limit=200,
