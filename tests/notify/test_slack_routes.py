@@ -194,3 +194,13 @@ def test_investigate_again_enqueues_a_new_investigation_of_the_same_alert(api: T
     assert len(rows) == 2 and rows[0].id == inv
     assert {(r.title, r.service) for r in rows} == {("checkout returns 502s", "checkout")}
     assert rows[1].dedup_key == f"{rows[0].dedup_key}#again:1700000000.000100"
+
+
+def test_an_expired_trigger_is_said_not_hidden(api: TestClient, slack: FakeSlack) -> None:
+    inv = _start(api)
+    slack.expired_triggers.add("12466734323.1395872398")  # Slack answered after 3 seconds
+    body = click("triage_wrong", inv)
+    answer = api.post("/slack/interactions", content=body, headers=signed(body))
+    assert (answer.status_code, answer.json()) == (
+        502, {"error": "Slack answered 200 expired_trigger_id to views.open"})
+    assert slack.views == [] and _feedback(api) == []
