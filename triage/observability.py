@@ -6,7 +6,8 @@ workflow step):
 
     metrics.record_model_usage("claude-sonnet-4-6", input_tokens=1200, output_tokens=300,
                                cache_read_tokens=900, cache_write_tokens=0, cost_usd=0.0081)
-    metrics.record_model_call("claude-sonnet-4-6", "ok")       # or "retried", "error", ...
+    metrics.record_model_call("claude-sonnet-4-6", "ok")       # or model_outcome(429), ...
+    metrics.record_model_retry("claude-sonnet-4-6", "overloaded")  # a retry, and why
     with metrics.time_sandbox("local", "exec"):                # or observe_sandbox(...)
         sandbox.exec(...)
 
@@ -19,6 +20,7 @@ workflow step):
 | triage_model_tokens_total                | counter   | model, kind       |
 | triage_model_cost_usd_total              | counter   | model             |
 | triage_model_calls_total                 | counter   | model, outcome    |
+| triage_model_retries_total               | counter   | model, reason     |
 | triage_sandbox_duration_seconds          | histogram | backend, action   |
 | triage_notes_total                       | counter   | kind, outcome     |
 | triage_store_up                          | gauge     |                   |
@@ -49,11 +51,22 @@ REJECTION_REASONS = {400: "malformed", 401: "unauthorized", 403: "forbidden",
 _STAGE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 _SANDBOX_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900)
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_write")
+# Model API attempts by HTTP status (the API's documented errors); others by class.
+MODEL_OUTCOMES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                  408: "request_timeout", 409: "conflict", 413: "too_large", 429: "rate_limited",
+                  500: "server_error", 529: "overloaded"}
 
 
 def rejection_reason(status: int) -> str:
     """The `reason` label for a refused webhook's HTTP status."""
     return REJECTION_REASONS.get(status, "server_error" if status >= 500 else f"http_{status}")
+
+
+def model_outcome(status: int) -> str:
+    """The `outcome` label of a model API attempt answered with HTTP `status` (bounded set)."""
+    if status < 400:
+        return "ok"
+    return MODEL_OUTCOMES.get(status, "server_error" if status >= 500 else "client_error")
 
 
 class _InvestigationsByState(Collector):
@@ -107,8 +120,12 @@ class Metrics:
                                     ["model", "kind"], registry=reg)
         self.model_cost = Counter("triage_model_cost_usd", "Model spend in US dollars.",
                                   ["model"], registry=reg)
-        self.model_calls = Counter("triage_model_calls", "Model API calls, by outcome.",
+        self.model_calls = Counter("triage_model_calls", "Model API attempts, by outcome (ok, "
+                                   "timeout, unreachable, or the HTTP status's name).",
                                    ["model", "outcome"], registry=reg)
+        self.model_retries = Counter("triage_model_retries", "Model API attempts retried, by the "
+                                     "outcome that caused the retry.", ["model", "reason"],
+                                     registry=reg)
         self.sandbox_seconds = Histogram("triage_sandbox_duration_seconds",
                                          "Wall time of sandbox actions.", ["backend", "action"],
                                          buckets=_SANDBOX_BUCKETS, registry=reg)
@@ -144,8 +161,12 @@ class Metrics:
             self.model_cost.labels(model).inc(cost_usd)
 
     def record_model_call(self, model: str, outcome: str) -> None:
-        """Count one model API call (`ok`, `retried`, `overloaded`, `error`, ...)."""
+        """Count one model API attempt (`ok`, `timeout`, `unreachable`, `rate_limited`, ...)."""
         self.model_calls.labels(model, outcome).inc()
+
+    def record_model_retry(self, model: str, reason: str) -> None:
+        """Count one retried model API attempt; `reason` is the failed attempt's outcome."""
+        self.model_retries.labels(model, reason).inc()
 
     def observe_sandbox(self, backend: str, action: str, seconds: float) -> None:
         """Record how long one sandbox action took."""

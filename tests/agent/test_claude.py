@@ -101,7 +101,7 @@ def test_a_scripted_investigation_calls_tools_and_its_findings_are_ranked_in_the
     markdown = outcome.markdown_path.read_text()
     assert ("1. **[bad-deploy] Code change: commit 8d41ce5b1eb8 'Switch cart totals to Decimal' (Lee Park) "
             "in deploy 6457c33dee76 — reproduced and bisected** — confidence 95%") in markdown
-    assert "claude-sonnet-4-6: 2 turn(s), 3 tool call(s)" in markdown
+    assert "claude-sonnet-4-6: 2 turn(s) (cap 20), 3 tool call(s)" in markdown
 
 
 def test_without_an_api_key_the_rules_brain_runs_and_the_report_says_so(tmp_path: Path) -> None:

@@ -15,6 +15,14 @@ With `"stream": true` the answer is server-sent events (`message_start`, `conten
 A response is a `message` with content blocks (`text`, `tool_use`), a `stop_reason`
 (`end_turn`, `tool_use`, `max_tokens`, `refusal`, ...) and `usage`
 (`input_tokens`, `output_tokens`, `cache_creation_input_tokens`, `cache_read_input_tokens`).
+`POST /v1/messages/count_tokens` takes the same body less `max_tokens` and answers
+`{"input_tokens": N}` (tools, system and messages together, as the messages usage would add up).
+A prompt longer than the model's context window is refused with 400 "prompt is too long: N tokens
+> W maximum"; models from 4.6 on refuse a conversation ending with an assistant message (no
+prefill). Prompt caching looks for a cached prefix from each breakpoint back over at most 20 block
+positions (the breakpoint's own included; tools, system blocks and message content blocks each
+count): a previous turn's breakpoint further back than that is not found, and its prefix is
+written again.
 Errors are `{"type": "error", "error": {"type", "message"}, "request_id"}`: 400
 invalid_request_error, 401 authentication_error, 404 not_found_error, 429 rate_limit_error (with
 `retry-after`), 500 api_error, 529 overloaded_error.
@@ -26,6 +34,7 @@ in `answered` as a repeat.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
@@ -37,6 +46,12 @@ from tests.fakes.loopback import LoopbackServer, Reply, Seen
 
 API_KEY = "sk-ant-test-key"
 PATH = "/v1/messages"
+COUNT_PATH = "/v1/messages/count_tokens"
+LOOKBACK = 20  # block positions a breakpoint looks back over for a cache hit
+CONTEXT_WINDOW = 200_000
+# Models from 4.6 on answer a trailing assistant message with 400 (prefill was removed).
+NO_PREFILL = frozenset({"claude-sonnet-4-6", "claude-opus-4-6", "claude-sonnet-5",
+                        "claude-sonnet-5-5"})
 _IDS = itertools.count(1)
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 # Output ceilings of the models this fake serves (the models overview pages), independent of the
@@ -61,12 +76,14 @@ def tool_use(name: str, arguments: dict[str, Any], ident: str | None = None) -> 
 
 
 def message(*blocks: dict[str, Any], stop_reason: str | None = None,
-            output_tokens: int = 60) -> dict[str, Any]:
-    """A response body (id, model and input usage are filled in when it is served)."""
+            output_tokens: int = 60, stop_details: dict[str, Any] | None = None
+            ) -> dict[str, Any]:
+    """A response body (id, model and input usage are filled in when it is served);
+    `stop_details` as a refusal carries it (`{"type": "refusal", "category", "explanation"}`)."""
     if stop_reason is None:
         stop_reason = "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
     return {"type": "message", "role": "assistant", "content": list(blocks),
-            "stop_reason": stop_reason, "stop_sequence": None,
+            "stop_reason": stop_reason, "stop_sequence": None, "stop_details": stop_details,
             "usage": {"output_tokens": output_tokens}}
 
 
@@ -123,16 +140,20 @@ def _breakpoints(value: Any) -> int:
     return 0
 
 
-def validate(body: Any) -> str | None:
-    """The API's complaint about a request body, or None when it is well formed."""
+def validate(body: Any, counting: bool = False) -> str | None:
+    """The API's complaint about a request body (a count_tokens one when `counting`: no
+    `max_tokens`), or None when it is well formed."""
     if not isinstance(body, dict):
         return "request body must be a JSON object"
     if not isinstance(body.get("model"), str) or not body["model"]:
         return "model: Field required"
-    if not isinstance(body.get("max_tokens"), int) or body["max_tokens"] < 1:
+    if counting:
+        if "max_tokens" in body or "stream" in body:
+            return f"{'max_tokens' if 'max_tokens' in body else 'stream'}: Extra inputs are not permitted"
+    elif not isinstance(body.get("max_tokens"), int) or body["max_tokens"] < 1:
         return "max_tokens: Field required (an integer >= 1)"
     ceiling = MAX_OUTPUT.get(body["model"])
-    if ceiling is not None and body["max_tokens"] > ceiling:
+    if not counting and ceiling is not None and body["max_tokens"] > ceiling:
         return (f"max_tokens: {body['max_tokens']} > {ceiling}, which is the maximum allowed "
                 f"number of output tokens for {body['model']}")
     tools = body.get("tools", [])
@@ -150,7 +171,11 @@ def validate(body: Any) -> str | None:
     found = _breakpoints([body.get("system"), tools, body.get("messages")])
     if found > 4:
         return f"A maximum of 4 blocks with cache_control may be provided. Found {found}."
-    return _validate_messages(body.get("messages"))
+    problem = _validate_messages(body.get("messages"))
+    if problem is None and body["model"] in NO_PREFILL and body["messages"][-1].get("role") != "user":
+        return ("This model does not support assistant message prefill. The conversation must "
+                "end with a user message.")
+    return problem
 
 
 def _validate_messages(messages: Any) -> str | None:
@@ -198,10 +223,14 @@ def _validate_messages(messages: Any) -> str | None:
 class FakeAnthropic:
     """The Messages API on 127.0.0.1, answering turn N of any conversation with `script[N]`."""
 
-    def __init__(self, script: Sequence[Turn] | None = None, api_key: str = API_KEY) -> None:
+    def __init__(self, script: Sequence[Turn] | None = None, api_key: str = API_KEY,
+                 context_window: int = CONTEXT_WINDOW) -> None:
         self.script: list[Turn] = list(script or [])
         self.api_key = api_key
+        self.context_window = context_window
         self.requests: list[dict[str, Any]] = []  # every well-formed request, in arrival order
+        self.usages: list[dict[str, int]] = []  # the input usage of each, in the same order
+        self.counted: list[int] = []  # every count_tokens answer
         self.answered: list[int] = []  # the turn of every scripted answer served
         self.rejected: list[str] = []  # why requests were refused with 400
         self._cached: set[str] = set()
@@ -231,7 +260,7 @@ class FakeAnthropic:
         return out
 
     def _handle(self, seen: Seen) -> Reply:
-        if seen.method != "POST" or seen.path != PATH:
+        if seen.method != "POST" or seen.path not in (PATH, COUNT_PATH):
             return error(404, "not_found_error", f"Not found: {seen.method} {seen.path}")
         # The API reference documents `x-api-key`; the SDK (2.x) sends the key as a bearer token.
         bearer = seen.headers.get("authorization", "").removeprefix("Bearer ")
@@ -243,14 +272,26 @@ class FakeAnthropic:
             body = seen.json()
         except ValueError:
             return error(400, "invalid_request_error", "The request body is not valid JSON.")
-        problem = validate(body)
+        counting = seen.path == COUNT_PATH
+        problem = validate(body, counting)
         if problem:
             self.rejected.append(problem)
             return error(400, "invalid_request_error", problem)
         if body["model"] not in MAX_OUTPUT:
             return error(404, "not_found_error", f"model: {body['model']}")
+        size = _tokens(_blocks(body))
+        if counting:
+            with self._lock:
+                self.counted.append(size)
+            return Reply(200, {"input_tokens": size})
+        if size > self.context_window:
+            problem = f"prompt is too long: {size} tokens > {self.context_window} maximum"
+            self.rejected.append(problem)
+            return error(400, "invalid_request_error", problem)
         with self._lock:
             self.requests.append(body)
+            usage = self._usage(body)
+            self.usages.append(usage)
             turn = _turn_of(body)
             if turn >= len(self.script):
                 return error(500, "api_error", f"fake: no scripted answer for turn {turn}")
@@ -259,7 +300,7 @@ class FakeAnthropic:
         # Outside the lock: a scripted answer may wait (a hung attempt) while a retry arrives.
         reply = entry(body) if callable(entry) else json.loads(json.dumps(entry))
         with self._lock:
-            reply["usage"] = {**self._usage(body), **reply.get("usage", {})}
+            reply["usage"] = {**usage, **reply.get("usage", {})}
         reply.setdefault("id", f"msg_{next(_IDS):06d}")
         reply.setdefault("model", body["model"])
         headers = {"request-id": f"req_{next(_IDS):06d}"}
@@ -269,28 +310,26 @@ class FakeAnthropic:
         return Reply(200, reply, headers)
 
     def _usage(self, body: dict[str, Any]) -> dict[str, int]:
-        """Input usage as prompt caching reports it: the prompt up to each cache breakpoint (tools,
-        system, then messages, in that order) is a cacheable prefix; the longest one seen before is
-        read from the cache, the rest up to the last breakpoint is written, the remainder is plain
-        input. (Sizes are estimates; the cache never expires here.)"""
-        parts = [_stripped(body.get("tools")), _stripped(body.get("system"))]
-        marks = [2] if _breakpoints(body.get("tools")) + _breakpoints(body.get("system")) else []
-        for n, msg in enumerate(body["messages"]):
-            parts.append(_stripped(msg))
-            if _breakpoints(msg):
-                marks.append(n + 3)
-        total = _tokens(parts)
-
-        def prefix(end: int) -> tuple[str, int]:
-            return json.dumps(parts[:end], sort_keys=True), _tokens(parts[:end])
-
-        # A hit is looked for at every boundary before the last breakpoint (the API looks back
-        # from each breakpoint), so the previous turn's prefix is found; writes happen at marks.
-        looked = [prefix(end) for end in range(2, max(marks, default=0) + 1)]
-        read = max((size for key, size in looked if key in self._cached), default=0)
-        marked = [prefix(end) for end in marks]
-        written = max((size for _, size in marked), default=0) - read
-        self._cached.update(key for key, _ in marked)
+        """Input usage as prompt caching reports it. The prompt is a list of blocks (each tool,
+        each system block, each message content block, in that order); every breakpoint writes
+        the prefix ending at its block, and looks for a cached prefix ending at its own block or
+        one of the 19 before it. The longest prefix found is read, the rest up to the last
+        breakpoint is written, the remainder is plain input. (Sizes are estimates; the cache never
+        expires here.)"""
+        blocks = _blocks(body)
+        keys, sizes, digest = [], [], hashlib.sha256(body["model"].encode())
+        total = 0
+        for block in blocks:
+            digest.update(json.dumps(_stripped(block), sort_keys=True).encode())
+            keys.append(digest.hexdigest())
+            total += _tokens(_stripped(block))
+            sizes.append(total)
+        marks = [n for n, block in enumerate(blocks) if isinstance(block, dict)
+                 and "cache_control" in block]
+        read = max((sizes[n] for mark in marks for n in range(max(mark - LOOKBACK + 1, 0), mark + 1)
+                    if keys[n] in self._cached), default=0)
+        written = max(max((sizes[mark] for mark in marks), default=0) - read, 0)
+        self._cached.update(keys[mark] for mark in marks)
         return {"input_tokens": max(total - read - written, 0),
                 "cache_creation_input_tokens": written, "cache_read_input_tokens": read}
 
@@ -321,7 +360,8 @@ def _events(reply: dict[str, Any]) -> bytes:
                    ("content_block_stop", {"type": "content_block_stop", "index": index})]
     events += [("message_delta", {"type": "message_delta",
                                   "delta": {"stop_reason": reply["stop_reason"],
-                                            "stop_sequence": None},
+                                            "stop_sequence": None,
+                                            "stop_details": reply.get("stop_details")},
                                   "usage": {"output_tokens": usage.get("output_tokens", 1)}}),
                ("message_stop", {"type": "message_stop"})]
     return _encode(events)
@@ -339,6 +379,18 @@ def _stripped(value: Any) -> Any:
     if isinstance(value, list):
         return [_stripped(v) for v in value]
     return value
+
+
+def _blocks(body: dict[str, Any]) -> list[Any]:
+    """The prompt as the cache sees it: each tool, each system block, each message block."""
+    system = body.get("system")
+    out: list[Any] = list(body.get("tools") or [])
+    out += [system] if isinstance(system, str) else list(system or [])
+    for msg in body["messages"]:
+        content = msg["content"]
+        out += [{"role": msg["role"], "text": content}] if isinstance(content, str) else [
+            {**block, "role": msg["role"]} if n == 0 else block for n, block in enumerate(content)]
+    return out
 
 
 def _turn_of(body: dict[str, Any]) -> int:

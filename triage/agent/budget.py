@@ -73,7 +73,8 @@ class Pricing:
 
 @dataclass
 class Meter:
-    """Counts what has been spent against a budget."""
+    """Counts what has been spent against a budget. Dollars are added as tokens are recorded,
+    at the prices of the model then in use (a fallback model has its own)."""
 
     budget: Budget
     pricing: Pricing
@@ -83,11 +84,13 @@ class Meter:
     turns: int = 0
     tool_calls: int = 0
     started: float = field(default_factory=time.monotonic)
+    spent: float = 0.0  # USD of answered turns
+    abandoned_spent: float = 0.0  # USD of attempts whose answer was lost or discarded
 
     @property
     def cost(self) -> float:
         """USD spent so far, abandoned attempts included."""
-        return self.pricing.cost(self.usage) + self.pricing.cost(self.abandoned)
+        return self.spent + self.abandoned_spent
 
     @property
     def all_input(self) -> int:
@@ -107,12 +110,15 @@ class Meter:
         """Count one model turn (live or replayed)."""
         self.turns += 1
         self.usage.add(usage)
+        self.spent += self.pricing.cost(usage)
 
     def record_attempt(self, abandoned: Usage | None = None, count: int = 1) -> None:
-        """Count requests sent; `abandoned` is what they cost when they brought no answer."""
+        """Count requests sent; `abandoned` is what they cost when they brought no answer (or
+        an answer that was discarded: a cut turn asked again, a refusal)."""
         self.attempts += count
         if abandoned is not None:
             self.abandoned.add(abandoned)
+            self.abandoned_spent += self.pricing.cost(abandoned)
 
     def exhausted(self) -> str | None:
         """Why no further turn may start, or None while the budget lasts. (A spent tool-call
@@ -150,10 +156,22 @@ class Meter:
         """Whether the next turn is the last the step budget allows."""
         return self.turns + 1 >= self.budget.max_steps
 
+    def caps(self) -> dict[str, Any]:
+        """The budget's bounds (None: unbounded), for the findings and the report."""
+        budget = self.budget
+        return {"turns": budget.max_steps, "tool_calls": budget.max_tool_calls,
+                "input_tokens": budget.max_input_tokens,
+                "output_tokens": budget.max_output_tokens, "cost_usd": budget.max_cost_usd,
+                "seconds": budget.max_seconds}
+
     def summary(self, model: str) -> dict[str, Any]:
-        """Turns, tool calls, tokens and cost, for the findings and the report."""
+        """Turns, tool calls, tokens and cost, and the budget's caps, for the findings and the
+        report (`all_input_tokens` is what the input cap counts)."""
         return {"model": model, "turns": self.turns, "tool_calls": self.tool_calls,
                 **self.usage.as_dict(), "attempts": self.attempts,
+                "all_input_tokens": self.all_input,
+                "all_output_tokens": self.usage.output_tokens + self.abandoned.output_tokens,
                 "abandoned": self.abandoned.as_dict(),
-                "abandoned_cost_usd": round(self.pricing.cost(self.abandoned), 6),
-                "cost_usd": round(self.cost, 6), "seconds": round(self.elapsed, 3)}
+                "abandoned_cost_usd": round(self.abandoned_spent, 6),
+                "cost_usd": round(self.cost, 6), "seconds": round(self.elapsed, 3),
+                "caps": self.caps()}

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import anthropic
+from opentelemetry.trace import Tracer
 
 from sandbox.base import Limits, RepoSpec
 from triage.agent.base import Brain, Budget, Findings, InvestigationContext
@@ -20,6 +21,7 @@ from triage.agent.claude_fix import forward_check
 from triage.agent.claude_models import model_spec
 from triage.agent.claude_sandbox import SandboxPlan, SandboxSession
 from triage.agent.claude_settings import ClaudeSettings, model_problem
+from triage.agent.claude_tracing import otlp_tracer
 from triage.agent.rules import RulesBrain
 from triage.agent.tools import ToolRegistry
 from triage.agent.turns import TurnStore
@@ -54,9 +56,10 @@ class ClaudeBrain:
     def __init__(self, settings: ClaudeSettings, store: Store, redactor: Redactor, *,
                  config: TriageConfig | None = None, playbooks: PlaybookLibrary | None = None,
                  sandbox: Planner | None = None, client: anthropic.Anthropic | None = None,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, tracer: Tracer | None = None) -> None:
         """`client` defaults to one made from the settings for each investigation; `config`
-        plans how a forward fix is verified (the service's repro and tests)."""
+        plans how a forward fix is verified (the service's repro and tests); `tracer` (default:
+        the OTLP one when `brain_otlp_endpoint` is set, else none) makes GenAI spans."""
         self.settings = settings
         self.store = store
         self.redactor = redactor
@@ -65,12 +68,14 @@ class ClaudeBrain:
         self.sandbox = sandbox
         self.client = client
         self.metrics = metrics
+        endpoint = settings.brain_otlp_endpoint
+        self.tracer = tracer or (otlp_tracer(endpoint) if endpoint else None)
 
     def investigate(self, context: InvestigationContext, tools: ToolRegistry,
                     budget: Budget) -> Findings:
         """Start from the rules brain's findings; let the model test and extend them."""
         spec = model_spec(self.settings.anthropic_model, self.settings.anthropic_models)
-        if spec is None:  # `triage config check` reports it; no request could succeed
+        if spec is None or model_problem(self.settings):  # `triage config check` says so too
             return RulesInstead(f"brain `claude` not run: {model_problem(self.settings)}"
                                 ).investigate(context, tools, budget)
         first = RulesBrain().investigate(context, tools, budget)
@@ -87,7 +92,7 @@ class ClaudeBrain:
                 turns=TurnStore(self.store, context.investigation_id, self.redactor),
                 redactor=self.redactor, session=session,
                 playbook_description=playbook.description if playbook else "",
-                forward=forward, metrics=self.metrics)).run()
+                forward=forward, metrics=self.metrics, tracer=self.tracer)).run()
         finally:
             if session is not None:
                 session.close()

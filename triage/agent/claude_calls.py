@@ -29,6 +29,8 @@ RETRY_STATUSES = frozenset({408, 409, 429})  # and every 5xx, as the SDK does
 RETRY_ERRORS = frozenset({"overloaded_error", "api_error", "rate_limit_error"})  # mid-stream
 
 Count = Callable[[str, Usage | None], None]  # (outcome label, billed usage) of one attempt
+Retried = Callable[[str], None]  # a retry is coming; the label of the attempt that failed
+COUNTED = ("model", "messages", "system", "tools", "tool_choice")  # what count_tokens takes
 
 
 class CallFailed(Exception):
@@ -80,16 +82,38 @@ def retry_after(exc: BaseException | None) -> float | None:
     return None
 
 
+def _label(exc: BaseException | None) -> str:
+    """The metrics outcome of a failed attempt."""
+    if isinstance(exc, _OutOfTime):
+        return "timeout"
+    return failure_label(exc) if isinstance(exc, anthropic.APIError) else "error"
+
+
 class Caller:
     """Asks the model for one turn at a time, within the meter's time budget."""
 
     def __init__(self, client: anthropic.Anthropic, *, max_retries: int, timeout: float,
-                 meter: Meter, count: Count) -> None:
+                 meter: Meter, count: Count, retried: Retried | None = None) -> None:
         self.client = client
         self.max_retries = max_retries
         self.timeout = timeout
         self.meter = meter
         self.count = count
+        self.retried = retried
+
+    def count_tokens(self, request: dict[str, Any]) -> int | None:
+        """The exact input tokens of `request` (the API's count_tokens endpoint: free, not
+        billed), or None when it cannot say in time; the caller then keeps its estimate."""
+        seconds = min(self.timeout, self.meter.remaining_seconds())
+        if seconds < MIN_ATTEMPT_SECONDS:
+            return None
+        client = self.client.with_options(max_retries=0, timeout=seconds)
+        try:
+            counted = client.messages.count_tokens(**{k: request[k] for k in COUNTED
+                                                      if k in request})
+        except anthropic.APIError:
+            return None
+        return counted.input_tokens
 
     def ask(self, request: dict[str, Any]) -> dict[str, Any]:
         """The model's answer to `request` as a dict; CallFailed when there is none."""
@@ -112,8 +136,12 @@ class Caller:
                 return True
             return False
 
+        def before_sleep(state: RetryCallState) -> None:
+            if self.retried is not None:
+                self.retried(_label(state.outcome.exception() if state.outcome else None))
+
         retrying = Retrying(retry=retry_if_exception(retryable), wait=wait, stop=stop,
-                            reraise=True)
+                            before_sleep=before_sleep, reraise=True)
         try:
             response: dict[str, Any] = retrying(self._attempt, request, deadline)
         except _OutOfTime as exc:
@@ -142,9 +170,7 @@ class Caller:
                 # Sent, then no word: the API may have read (and billed) the whole prompt.
                 abandoned = Usage(input_tokens=estimate_tokens(json.dumps(request)))
             self.meter.record_attempt(abandoned)
-            label = "timeout" if isinstance(exc, (anthropic.APITimeoutError, _OutOfTime)) else (
-                failure_label(exc) if isinstance(exc, anthropic.APIError) else "error")
-            self.count(label, seen.usage)
+            self.count(_label(exc), seen.usage)
             raise
         self.meter.record_attempt()
         self.count("ok", Usage.from_api(response.get("usage") or {}))

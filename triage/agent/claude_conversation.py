@@ -1,10 +1,12 @@
 """The Messages API tool-use loop of one investigation.
 
-Each turn: check the budget, build the request (system prompt and tools marked for prompt
+Each turn: check the budget, fit the request in the model's context window (older tool outputs
+shortened when needed: `claude_fit`), build it (system prompt and tools marked for prompt
 caching), replay the turn from the store if it was answered before or else ask the model and
 store the answer at once, then run the turn's tool calls and store their results with their
-steps. The loop ends when the model submits valid findings, or with the rules brain's findings
-marked incomplete when the budget, the API or the model gives out.
+steps. Stop reasons other than tool use are handled as `claude_stops` says. The loop ends when
+the model submits valid findings, or with the rules brain's findings marked incomplete when the
+budget, the API or the model gives out.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import anthropic
+from opentelemetry.trace import Tracer
 
 from sandbox.base import SandboxError
 from triage.agent.base import Budget, Findings, FixProposal, InvestigationContext
 from triage.agent.budget import Meter, Usage
 from triage.agent.claude_calls import Caller, CallFailed
-from triage.agent.claude_dispatch import Toolbox, step_id
+from triage.agent.claude_dispatch import Toolbox, call_record
 from triage.agent.claude_findings import (
     SUBMIT,
     Submission,
@@ -27,18 +30,29 @@ from triage.agent.claude_findings import (
     parse_submission,
     submit_tool_param,
 )
+from triage.agent.claude_fit import COMPACT_TO, TooLong, fit, replay_elided
 from triage.agent.claude_fix import ForwardCheck, fix_tools, proposal_of, verify_forward
+from triage.agent.claude_ledger import count_attempt, spent_note, turn_step
 from triage.agent.claude_messages import assistant_content, pricing_from, with_breakpoint
-from triage.agent.claude_models import ModelSpec
+from triage.agent.claude_models import ModelSpec, model_spec
 from triage.agent.claude_prompt import SYSTEM, first_message
 from triage.agent.claude_sandbox import SandboxSession, sandbox_tools
 from triage.agent.claude_settings import ClaudeSettings
+from triage.agent.claude_stops import (
+    MAX_CUT_SUBMITS,
+    continue_text,
+    cut_call,
+    cut_result,
+    raised_max_tokens,
+    refusal_reason,
+)
 from triage.agent.claude_tools import EvidenceIndex, analysis_tools, query_tools
+from triage.agent.claude_tracing import Tracing
 from triage.agent.tools import ToolRegistry
 from triage.agent.turns import StoredTurn, TurnStore, request_hash
 from triage.analysis.redaction import Redactor
 from triage.failpoints import failpoint
-from triage.models import StepKind, StepRecord, utcnow
+from triage.models import StepRecord, utcnow
 from triage.observability import Metrics
 
 
@@ -49,8 +63,6 @@ class _Stop(Exception):
 MAX_NUDGES = 2
 NUDGE = ("You ended your turn without calling submit_findings. Call more tools if you need "
          "evidence; otherwise call submit_findings now.")
-CUT = ("Your reply was cut off at max_tokens, so its tool calls were not run. Make fewer or "
-       "smaller calls per turn.")
 
 
 @dataclass
@@ -58,7 +70,7 @@ class Parts:
     """What a conversation is made of, prepared by the brain."""
 
     settings: ClaudeSettings
-    spec: ModelSpec  # the model's prices and output ceiling
+    spec: ModelSpec  # the model's prices, output ceiling and context window
     context: InvestigationContext
     registry: ToolRegistry
     budget: Budget
@@ -70,6 +82,7 @@ class Parts:
     playbook_description: str
     forward: ForwardCheck | None = None  # how a forward fix is verified
     metrics: Metrics | None = None  # model calls, tokens and cost; sandbox action times
+    tracer: Tracer | None = None  # GenAI spans (claude_tracing); None: none
 
 
 class Conversation:
@@ -78,10 +91,12 @@ class Conversation:
     def __init__(self, parts: Parts) -> None:
         self.parts = parts
         settings, context = parts.settings, parts.context
+        self.model, self.spec = settings.anthropic_model, parts.spec
         self.meter = Meter(parts.budget, pricing_from(parts.spec))
+        self.tracing = Tracing(parts.tracer, context.investigation_id)
         self.caller = Caller(parts.client, max_retries=settings.anthropic_max_retries,
                              timeout=settings.anthropic_timeout_seconds, meter=self.meter,
-                             count=self._count_call)
+                             count=self._count_call, retried=self._count_retry)
         redact = parts.redactor.redact_text
         tokens = settings.brain_tool_output_tokens
         index = EvidenceIndex(context.evidence, parts.turns.step_detail)
@@ -95,7 +110,7 @@ class Conversation:
         self.toolbox = Toolbox(context.investigation_id, tools, index,
                                max_parallel=settings.brain_max_parallel_tools,
                                output_tokens=tokens, redact_value=parts.redactor.redact_value,
-                               observe=self._observe)
+                               observe=self._observe, tracing=self.tracing)
         opening = first_message(context, parts.first, parts.playbook_description,
                                 evidence_tokens=4 * tokens, redact=redact,
                                 sandbox=self._sandbox_line())
@@ -106,6 +121,9 @@ class Conversation:
         self.known_steps |= {step for s in context.signals for step in s.evidence}
         self.last_text = ""
         self.nudges = 0
+        self.cut_submits = 0
+        self.compact = False  # the context window overflowed: compact the next request
+        self.calls: list[dict[str, Any]] = []  # every tool call, for the report
         self.outcome: Findings | None = None
         self.stop: str | None = None
         self.forced = False  # a request has demanded submit_findings
@@ -128,13 +146,17 @@ class Conversation:
         """Talk with the model until it submits findings or a budget runs out."""
         stored = self.parts.turns.load()
         turn = 0
-        try:
-            while self.outcome is None:
-                self._check_budget()
-                self._turn(turn, stored)
-                turn += 1
-        except _Stop as stop:
-            return self._incomplete(str(stop))
+        with self.tracing.agent(self.model) as span:
+            try:
+                while self.outcome is None:
+                    self._check_budget()
+                    self._turn(turn, stored)
+                    turn += 1
+            except _Stop as stop:
+                findings = self._incomplete(str(stop))
+                self.tracing.finish_agent(span, findings.usage, str(stop))
+                return findings
+            self.tracing.finish_agent(span, self.outcome.usage, None)
         return self.outcome
 
     def _check_budget(self) -> None:
@@ -148,8 +170,10 @@ class Conversation:
     def _turn(self, turn: int, stored: dict[int, StoredTurn]) -> None:
         """One turn: the model's answer (stored, or asked and stored at once), then its tools
         (their stored results, or run now and stored with their steps)."""
-        request, started = self._request(), utcnow()
-        digest, record = request_hash(request), stored.get(turn)
+        record, started = stored.get(turn), utcnow()
+        elided = replay_elided(self.messages, record.usage.get("elided") or []) if record else []
+        request = self._request()
+        digest = request_hash(request)
         if record is not None and record.request_hash != digest:
             self.parts.turns.forget_from(turn)  # the conversation diverged here
             for later in [n for n in stored if n >= turn]:
@@ -159,9 +183,13 @@ class Conversation:
             response = record.response
             self._replay_attempts(record.usage)
         else:
+            elided += self._fit()
+            request = self._request()
+            digest = request_hash(request)
             response, attempts = self._ask(request)
-            self.parts.turns.save_turn(turn, digest, response,
-                                       {**(response.get("usage") or {}), **attempts})
+            self.parts.turns.save_turn(turn, digest, response, {
+                **(response.get("usage") or {}), **attempts, "model": self.model,
+                "elided": elided})
             failpoint(f"claude:turn:{turn}")  # stored, tools not yet run
         usage = Usage.from_api(response.get("usage") or {})
         self.meter.record_turn(usage)
@@ -173,57 +201,112 @@ class Conversation:
         stop = str(response.get("stop_reason") or "")
         if record is not None and record.tool_results is not None:
             answer = record.tool_results
-            self._replay(turn, stop, calls, answer)
+            self._replay(turn, stop, response, content, calls, answer)
         else:
-            answer, records = self._answer(turn, stop, calls)
-            step = self._turn_step(turn, request, response, usage, text, calls, started)
+            answer, records = self._answer(turn, stop, response, content, calls)
+            step = turn_step(self.parts.context.investigation_id, turn, request, response, usage,
+                             self.meter.pricing.cost(usage), text, calls, started)
             self.parts.turns.save_tool_results(turn, answer, [step, *records])
             failpoint(f"claude:tools:{turn}")  # results stored
+        self.calls += answer.get("calls") or []
         if self.stop is not None:
             raise _Stop(self.stop)
         self.messages.append({"role": "user", "content": answer["content"]})
 
-    def _ask(self, request: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """A live model call (its attempts counted); the answer, and what its attempts were
-        (kept with the turn, so a replay counts them again); _Stop when the API fails for good."""
-        attempts, abandoned = self.meter.attempts, self.meter.abandoned.as_dict()
+    def _fit(self) -> list[str]:
+        """Shorten older tool results until the next request fits the context window (with
+        room for the answer); the ids shortened. _Stop when it cannot fit."""
+        room = self.spec.context_window - self._max_tokens()
+        limit = int(room * COMPACT_TO) if self.compact else room
         try:
-            response = self.caller.ask(request)
-        except CallFailed as exc:
-            if exc.out_of_time:
-                raise _Stop(f"time budget ({self.parts.budget.max_seconds:g} s) used up waiting "
-                            f"for the model ({exc})") from exc
-            raise _Stop(f"the Messages API failed: {exc}") from exc
+            elided = fit(self.messages, self._request, limit, self.caller.count_tokens,
+                         force=self.compact)
+        except TooLong as exc:
+            raise _Stop(str(exc)) from exc
+        self.compact = False
+        return elided
+
+    def _ask(self, request: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A live model turn: asked again once with more room when cut at max_tokens, and of
+        the fallback model when refused. The answer, and what its attempts were (kept with the
+        turn, so a replay counts them again); _Stop when the API fails for good."""
+        attempts, abandoned = self.meter.attempts, self.meter.abandoned.as_dict()
+        noted = len(self.notes)
+        response = self._call(request)
+        if response.get("stop_reason") == "max_tokens":
+            left = self.meter.output_left()  # less what the cut answer wrote, if it is dropped
+            written = int((response.get("usage") or {}).get("output_tokens") or 0)
+            raised = raised_max_tokens(request["max_tokens"], self.spec.max_output_tokens,
+                                       None if left is None else left - written)
+            if raised is not None:
+                self._discard(response)
+                response = self._call({**request, "max_tokens": raised})
+        fallback = self.parts.settings.anthropic_fallback_model
+        if response.get("stop_reason") == "refusal" and fallback and fallback != self.model:
+            self.notes.append(f"{refusal_reason(response, self.model)}; the turn was asked of "
+                              f"the fallback model {fallback}, which answered from then on")
+            self._discard(response)
+            self._switch(fallback)
+            response = self._call({**request, "model": fallback,
+                                   "max_tokens": min(request["max_tokens"], self._max_tokens())})
         spent = {k: n - abandoned[k] for k, n in self.meter.abandoned.as_dict().items()}
-        return response, {"attempts": self.meter.attempts - attempts, "abandoned": spent}
+        return response, {"attempts": self.meter.attempts - attempts, "abandoned": spent,
+                          "notes": self.notes[noted:]}
+
+    def _call(self, request: dict[str, Any]) -> dict[str, Any]:
+        """One answered request (retried within the time budget), traced."""
+        with self.tracing.chat(request) as span:
+            try:
+                response = self.caller.ask(request)
+            except CallFailed as exc:
+                self.tracing.failed(span, str(exc.status or "no_answer"), str(exc))
+                if exc.out_of_time:
+                    raise _Stop(f"time budget ({self.parts.budget.max_seconds:g} s) used up "
+                                f"waiting for the model ({exc})") from exc
+                raise _Stop(f"the Messages API failed: {exc}") from exc
+            self.tracing.answered(span, response)
+        return response
+
+    def _discard(self, response: dict[str, Any]) -> None:
+        """An answer that is asked again: paid for, never part of the conversation."""
+        self.meter.record_attempt(Usage.from_api(response.get("usage") or {}), count=0)
+
+    def _switch(self, model: str) -> None:
+        """Go on with another model (its prices, ceiling and window)."""
+        spec = model_spec(model, self.parts.settings.anthropic_models)
+        assert spec is not None  # model_problem checked the fallback model's price at start
+        self.model, self.spec = model, spec
+        self.meter.pricing = pricing_from(spec)
 
     def _replay_attempts(self, usage: dict[str, Any]) -> None:
-        """Count a stored turn's attempts again: the abandoned ones were paid for too."""
+        """Count a stored turn's attempts again (the abandoned ones were paid for too), and
+        go on with the model that answered it."""
         self.meter.record_attempt(Usage.from_api(usage.get("abandoned") or {}),
                                   count=int(usage.get("attempts") or 1))
+        self.notes += [str(note) for note in usage.get("notes") or []]
+        model = usage.get("model")
+        if isinstance(model, str) and model != self.model:
+            self._switch(model)
 
     def _count_call(self, outcome: str, usage: Usage | None = None) -> None:
         """Tell the service's metrics about one (live, not replayed) model call attempt."""
-        metrics, model = self.parts.metrics, self.parts.settings.anthropic_model
-        if metrics is None:
-            return
-        metrics.record_model_call(model, outcome)
-        if usage is not None:
-            metrics.record_model_usage(
-                model, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
-                cache_read_tokens=usage.cache_read_input_tokens,
-                cache_write_tokens=usage.cache_creation_input_tokens,
-                cost_usd=self.meter.pricing.cost(usage))
+        count_attempt(self.parts.metrics, self.model, self.meter, outcome, usage)
+
+    def _count_retry(self, reason: str) -> None:
+        if self.parts.metrics is not None:
+            self.parts.metrics.record_model_retry(self.model, reason)
+
+    def _max_tokens(self) -> int:
+        """The next turn's max_tokens: the setting, within the model's ceiling and the output
+        budget left."""
+        max_tokens = min(self.parts.settings.anthropic_max_tokens, self.spec.max_output_tokens)
+        left = self.meter.output_left()
+        return min(max_tokens, left) if left is not None else max_tokens
 
     def _request(self) -> dict[str, Any]:
         """The next Messages API request (deterministic: a replay hashes the same)."""
-        settings = self.parts.settings
-        max_tokens = min(settings.anthropic_max_tokens, self.parts.spec.max_output_tokens)
-        left = self.meter.output_left()
-        if left is not None:
-            max_tokens = min(max_tokens, left)
         request: dict[str, Any] = {
-            "model": settings.anthropic_model, "max_tokens": max_tokens,
+            "model": self.model, "max_tokens": self._max_tokens(),
             "system": [{"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral"}}],
             "tools": [*self.toolbox.params(), submit_tool_param()],
             "messages": with_breakpoint(self.messages),
@@ -233,48 +316,89 @@ class Conversation:
             self.forced = True
         return request
 
-    def _answer(self, turn: int, stop: str, calls: list[dict[str, Any]]
+    def _answer(self, turn: int, stop: str, response: dict[str, Any],
+                content: list[dict[str, Any]], calls: list[dict[str, Any]]
                 ) -> tuple[dict[str, Any], list[StepRecord]]:
         """Run the turn's tools (or nudge the model); the answer to send, and the steps."""
-        if calls and stop == "max_tokens":
-            blocks: list[dict[str, Any]] = [
-                {"type": "tool_result", "tool_use_id": c["id"], "is_error": True,
-                 "content": "not run: your reply was cut off at max_tokens"} for c in calls]
-            return {"content": [*blocks, {"type": "text", "text": CUT}], "notes": []}, []
+        if stop == "refusal":  # the refused turn's calls are not run
+            self.stop = refusal_reason(response, self.model)
+            return {"content": [], "notes": []}, []
         if not calls:
-            return {"content": self._no_calls(stop), "notes": []}, []
-        tools = [c for c in calls if c["name"] != SUBMIT]
-        outcome = self.toolbox.run(turn, tools, self.meter)
+            return {"content": self._no_calls(stop, response), "notes": []}, []
+        cut = cut_call(content, stop)
+        self.compact = self.compact or stop == "model_context_window_exceeded"
+        run = [c for c in calls if c is not cut]
+        outcome = self.toolbox.run(turn, [c for c in run if c["name"] != SUBMIT], self.meter)
         self.notes += outcome.notes
-        results = outcome.results + [self._submit(c) for c in calls if c["name"] == SUBMIT]
-        return {"content": self._ordered(calls, results), "notes": outcome.notes}, outcome.records
+        results = outcome.results + [self._submit(c) for c in run if c["name"] == SUBMIT]
+        if cut is not None:
+            results.append(self._cut(cut, stop, response))
+        records = outcome.calls + [self._submit_record(turn, c, results) for c in calls
+                                   if c["name"] == SUBMIT]
+        blocks = self._ordered(calls, results)
+        said = continue_text(stop, self._turn_max_tokens(response), cut, len(run))
+        if said:
+            blocks.append({"type": "text", "text": said})
+        return ({"content": blocks, "notes": outcome.notes, "calls": records},
+                outcome.records)
 
-    def _replay(self, turn: int, stop: str, calls: list[dict[str, Any]],
+    def _replay(self, turn: int, stop: str, response: dict[str, Any],
+                content: list[dict[str, Any]], calls: list[dict[str, Any]],
                 answer: dict[str, Any]) -> None:
         """Re-trace a turn whose answer is stored: same budget, notes, sandbox and outcome."""
-        if calls and stop == "max_tokens":
+        if stop == "refusal":
+            self.stop = refusal_reason(response, self.model)
             return
         if not calls:
-            self._no_calls(stop)
+            self._no_calls(stop, response)
             return
+        cut = cut_call(content, stop)
+        self.compact = self.compact or stop == "model_context_window_exceeded"
+        run = [c for c in calls if c is not cut]
         failed = {b.get("tool_use_id") for b in answer["content"] if b.get("is_error")}
-        self.toolbox.replay(turn, [c for c in calls if c["name"] != SUBMIT],
+        self.toolbox.replay(turn, [c for c in run if c["name"] != SUBMIT],
                             {str(f) for f in failed}, self.meter)
         self.notes += answer.get("notes", [])
-        for call in calls:
+        for call in run:
             if call["name"] == SUBMIT:
                 self._submit(call)
+        if cut is not None:
+            self._cut(cut, stop, response)
 
-    def _no_calls(self, stop: str) -> list[dict[str, Any]]:
-        """A turn without tool calls: the model refused, or must be reminded to submit."""
-        if stop == "refusal":
-            self.stop = "the model declined to continue (stop_reason refusal)"
-            return []
+    def _no_calls(self, stop: str, response: dict[str, Any]) -> list[dict[str, Any]]:
+        """A turn without tool calls: continue a cut reply, or remind the model to submit."""
         self.nudges += 1
         if self.nudges > MAX_NUDGES:
             self.stop = f"the model ended {self.nudges} turns without submitting findings"
-        text = CUT if stop == "max_tokens" else NUDGE
+        self.compact = self.compact or stop == "model_context_window_exceeded"
+        text = continue_text(stop, self._turn_max_tokens(response), None, 0) or NUDGE
         return [{"type": "text", "text": text}]
+
+    @staticmethod
+    def _turn_max_tokens(response: dict[str, Any]) -> int:
+        """The output tokens the cut turn wrote (its max_tokens, when cut there)."""
+        return int((response.get("usage") or {}).get("output_tokens") or 0)
+
+    def _cut(self, call: dict[str, Any], stop: str, response: dict[str, Any]) -> dict[str, Any]:
+        """The tool_result of a call cut off mid-write; a second cut submit ends the talk."""
+        if call["name"] == SUBMIT:
+            self.cut_submits += 1
+            if self.cut_submits > MAX_CUT_SUBMITS:
+                self.stop = (f"submit_findings was cut off {self.cut_submits} times ({stop}); "
+                             "the findings could not be read")
+        return {"type": "tool_result", "tool_use_id": call["id"], "is_error": True,
+                "content": cut_result(call, stop, self._turn_max_tokens(response))}
+
+    def _submit_record(self, turn: int, call: dict[str, Any],
+                       results: list[dict[str, Any]]) -> dict[str, Any]:
+        """A submit_findings call as the report lists it."""
+        result = next(r for r in results if r["tool_use_id"] == call["id"])
+        raw = dict(call.get("input") or {})
+        arguments = {"summary": raw.get("summary"),
+                     "hypotheses": len(raw.get("hypotheses") or [])}
+        status = "error" if result.get("is_error") else "ok"
+        return call_record(None, turn, SUBMIT, self.parts.redactor.redact_value(arguments),
+                           status, str(result["content"]), 0.0)
 
     @staticmethod
     def _ordered(calls: list[dict[str, Any]], results: list[dict[str, Any]]
@@ -329,44 +453,13 @@ class Conversation:
         return proposal_of(record, proposal.description, diff)
 
     def _usage(self) -> dict[str, Any]:
-        return self.meter.summary(self.parts.settings.anthropic_model)
+        return {**self.meter.summary(self.model), "tool_call_log": self.calls}
 
     def _final_notes(self) -> list[str]:
-        """Injection flags (once each), then what the model cost."""
-        meter, usage = self.meter, self.meter.usage
-        retried = meter.attempts - meter.turns
-        spent = (f"{self.parts.settings.anthropic_model}: {meter.turns} turn(s), "
-                 f"{meter.tool_calls} tool call(s), {meter.all_input:,} input tokens "
-                 f"({usage.cache_read_input_tokens:,} read from the prompt cache), "
-                 f"{usage.output_tokens:,} output tokens, ${meter.cost:.4f}")
-        if retried > 0:
-            spent += (f"; {meter.attempts} request(s) sent, {retried} without an answer "
-                      f"(charged ${meter.pricing.cost(meter.abandoned):.4f})")
-        return [*dict.fromkeys(self.notes), spent]
+        """Injection flags (once each), then what the model cost against the caps."""
+        return [*dict.fromkeys(self.notes), spent_note(self.model, self.meter)]
 
     def _incomplete(self, reason: str) -> Findings:
         """The rules brain's findings, marked incomplete, with why and what it cost."""
         return incomplete_findings(self.parts.first, reason, self._final_notes(), self._usage(),
                                    self.last_text)
-
-    def _turn_step(self, turn: int, request: dict[str, Any], response: dict[str, Any],
-                   usage: Usage, text: str, calls: list[dict[str, Any]],
-                   started: Any) -> StepRecord:
-        """The step that records one model turn."""
-        names = ", ".join(c["name"] for c in calls)
-        summary = (text[:300] + (" → " if names else "")) if text else ""
-        summary += f"{len(calls)} tool call(s): {names}" if calls else ""
-        return StepRecord(
-            id=step_id(self.parts.context.investigation_id, turn),
-            investigation_id=self.parts.context.investigation_id, stage="brain", seq=turn * 100,
-            kind=StepKind.STAGE, name=f"model turn {turn + 1}",
-            arguments={"model": request["model"], "max_tokens": request["max_tokens"],
-                       "messages": len(request["messages"]),
-                       "forced_submit": "tool_choice" in request},
-            status=str(response.get("stop_reason") or "unknown"), started_at=started,
-            duration_ms=round((utcnow() - started).total_seconds() * 1000, 1),
-            summary=summary or "(no text)",
-            detail={"id": response.get("id"), "stop_reason": response.get("stop_reason"),
-                    "text": text, "tool_calls": [{k: c[k] for k in ("id", "name", "input")}
-                                                 for c in calls],
-                    "usage": usage.as_dict(), "cost_usd": self.meter.pricing.cost(usage)})

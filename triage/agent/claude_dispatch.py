@@ -22,7 +22,9 @@ from typing import Any
 from connectors.base import clip_cell
 from triage.agent.budget import Meter
 from triage.agent.claude_tools import EvidenceIndex, ModelTool, ToolResult, cap_text, error
+from triage.agent.claude_tracing import Tracing
 from triage.agent.injection import Suspicion, scan, warning
+from triage.analysis.compaction import estimate_tokens
 from triage.models import StepKind, StepRecord, utcnow
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,16 @@ class TurnOutcome:
     results: list[dict[str, Any]] = field(default_factory=list)
     records: list[StepRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    calls: list[dict[str, Any]] = field(default_factory=list)  # for the report's audit table
+
+
+def call_record(step: str | None, turn: int, tool: str, arguments: dict[str, Any], status: str,
+                result: str, ms: float) -> dict[str, Any]:
+    """One tool call as the report's model section lists it (arguments clipped; redacted by the
+    caller)."""
+    return {"step": step, "turn": turn + 1, "tool": tool,
+            "arguments": {k: clip_cell(v) for k, v in arguments.items()}, "status": status,
+            "result_tokens": estimate_tokens(result), "ms": round(ms, 1)}
 
 
 @dataclass
@@ -80,8 +92,11 @@ class Toolbox:
 
     def __init__(self, investigation_id: str, tools: list[ModelTool], index: EvidenceIndex, *,
                  max_parallel: int, output_tokens: int, redact_value: Callable[[Any], Any],
-                 observe: Callable[[str, float], None] | None = None) -> None:
-        """`observe(tool, seconds)` is told how long each sandbox call took."""
+                 observe: Callable[[str, float], None] | None = None,
+                 tracing: Tracing | None = None) -> None:
+        """`observe(tool, seconds)` is told how long each sandbox call took; `tracing` makes an
+        `execute_tool` span of each call run."""
+        self.tracing = tracing or Tracing(None, investigation_id)
         self.investigation_id = investigation_id
         self.tools = {tool.name: tool for tool in tools}
         self.index = index
@@ -147,6 +162,9 @@ class Toolbox:
             block, record = self._finish(turn, item)
             outcome.results.append(block)
             outcome.records.append(record)
+            outcome.calls.append(call_record(record.id, turn, item.call["name"],
+                                             self.redact_value(dict(item.call.get("input") or {})),
+                                             record.status, str(block["content"]), item.ms))
         outcome.notes = self.notes[noted:]
         return outcome
 
@@ -158,11 +176,15 @@ class Toolbox:
                 if item.refusal is not None:
                     continue
             item.started, clock = utcnow(), time.perf_counter()
-            try:
-                item.result = item.tool.run(dict(item.call.get("input") or {}))
-            except Exception as exc:  # a tool bug must not end the investigation; the model sees it
-                log.exception("tool %s failed", item.tool.name)
-                item.result = error(f"the tool failed: {type(exc).__name__}: {exc}")
+            with self.tracing.tool(item.tool.name, str(item.call["id"]),
+                                   item.tool.description) as span:
+                try:
+                    item.result = item.tool.run(dict(item.call.get("input") or {}))
+                except Exception as exc:  # a tool bug must not end the investigation
+                    log.exception("tool %s failed", item.tool.name)
+                    item.result = error(f"the tool failed: {type(exc).__name__}: {exc}")
+                if item.result.status in ("error", "refused"):
+                    self.tracing.failed(span, item.result.status, item.result.summary or "")
             item.ms = (time.perf_counter() - clock) * 1000
             if item.tool.mutates and item.result.status == "ok":
                 self._generation += 1

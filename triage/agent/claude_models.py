@@ -24,6 +24,7 @@ class ModelSpec(BaseModel):
     cache_write_per_mtok: float = Field(ge=0, description="5-minute cache writes")
     cache_read_per_mtok: float = Field(ge=0)
     max_output_tokens: int = Field(ge=1, description="the API refuses a larger max_tokens")
+    context_window: int = Field(default=200_000, ge=1024, description="input + output tokens")
 
 
 def _spec(inp: float, out: float, write: float, read: float, max_out: int) -> ModelSpec:

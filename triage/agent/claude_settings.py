@@ -20,6 +20,8 @@ class ClaudeSettings(BaseModel):
     anthropic_api_key: SecretStr | None = Field(default=None, description="without it: rules")
     anthropic_base_url: str | None = Field(default=None, description="a proxy, or a test server")
     anthropic_model: str = Field(default=DEFAULT_MODEL, min_length=1)
+    anthropic_fallback_model: str | None = Field(
+        default=None, description="asked again when the model refuses (stop_reason refusal)")
     anthropic_max_tokens: int = Field(default=4096, ge=256, le=128_000,
                                       description="per turn (at most the model's ceiling)")
     anthropic_max_retries: int = Field(default=4, ge=0, le=10, description="429 / 529 / 5xx")
@@ -35,6 +37,8 @@ class ClaudeSettings(BaseModel):
     brain_max_parallel_tools: int = Field(default=8, ge=1, le=32, description="per turn")
     brain_tool_output_tokens: int = Field(default=2_000, ge=200, description="cap per result")
     brain_command_timeout_seconds: float = Field(default=120.0, gt=0, description="sandbox")
+    brain_otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP traces URL for GenAI spans; unset: no spans")
 
 
 def budget_from(settings: ClaudeSettings) -> Budget:
@@ -47,8 +51,27 @@ def budget_from(settings: ClaudeSettings) -> Budget:
 
 
 def model_problem(settings: ClaudeSettings) -> str | None:
-    """Why the configured model cannot be used (no known price), or None."""
-    return unknown_model(settings.anthropic_model, settings.anthropic_models)
+    """Why the configured model (or fallback model) cannot be used (no known price), or None."""
+    problem = unknown_model(settings.anthropic_model, settings.anthropic_models)
+    fallback = settings.anthropic_fallback_model
+    if problem is None and fallback:
+        problem = unknown_model(fallback, settings.anthropic_models)
+        return f"fallback {problem}" if problem else None
+    return problem
+
+
+def budget_lines(settings: ClaudeSettings, brain: str) -> list[str]:
+    """`triage config check` lines: what one investigation may spend (what the report shows as
+    spent / cap)."""
+    if brain != "claude":
+        return []
+    fallback = settings.anthropic_fallback_model
+    return [f"  budget per investigation: ${settings.brain_max_cost_usd:.2f}, "
+            f"{settings.brain_max_steps} turns, {settings.brain_max_tool_calls} tool calls, "
+            f"{settings.brain_max_input_tokens:,} input / {settings.brain_max_output_tokens:,} "
+            f"output tokens, {settings.brain_max_seconds:g} s; {settings.anthropic_max_tokens:,} "
+            f"output tokens per turn, {settings.anthropic_max_retries} retries per turn",
+            f"  on refusal: {f'ask {fallback}' if fallback else 'the rules brain, with a note'}"]
 
 
 def brain_status(settings: ClaudeSettings, brain: str) -> str:

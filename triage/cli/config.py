@@ -38,7 +38,7 @@ def secret_problems(config: TriageConfig) -> list[str]:
 @config_app.command("check")
 def config_check() -> None:
     """Validate settings and triage.yaml; print what is enabled and why the rest is not."""
-    from triage.agent.claude_settings import brain_status, model_problem
+    from triage.agent.claude_settings import brain_status, budget_lines, model_problem
     from triage.cli.reports import check_lines
     from triage.config import ConfigError, Settings, load_config
     from triage.intake import alertmanager
@@ -63,6 +63,7 @@ def config_check() -> None:
               "set TRIAGE_DATADOG_WEBHOOK_TOKEN"),
         *check_lines(settings),
         brain_status(settings, config.brain),
+        *budget_lines(settings, config.brain),
         f"sandbox: {config.sandbox}",
         f"playbooks: {', '.join(sorted(library.playbooks))}",
         *[f"  playbook error: {err}" for err in library.errors],
