@@ -23,6 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from triage.analysis.metric_roles import role_of
 from triage.analysis.shapes import Shape, shape_shares
 from triage.analysis.signals import Signal, SignalKind
 
@@ -46,6 +47,9 @@ class SignalMatch(BaseModel):
     min_share: float = Field(default=0.0, ge=0.0, le=1.0, description="with `shape`: its least "
                              "share of the new error lines; for drill-down: the value's share")
     field: str | None = Field(default=None, description="drill-down: regex over the attribute")
+    role: Literal["errors", "latency", "traffic", "other"] | None = Field(
+        default=None, description="metric shifts: what the series measures (name and labels)")
+    outbound: bool | None = Field(default=None, description="metric shifts: calls to others")
     mode: Literal["concentration", "shift"] | None = Field(default=None,
                                                            description="drill-down: which kind")
 
@@ -90,6 +94,10 @@ class SignalMatch(BaseModel):
             return False
         if self.field and not re.search(self.field, str(signal.detail.get("field", ""))):
             return False
+        if self.role and _role(signal) != self.role:
+            return False
+        if self.outbound is not None and bool(signal.detail.get("outbound")) != self.outbound:
+            return False
         if self.mode and signal.detail.get("mode") != self.mode:
             return False
         if self.shape is not None:
@@ -98,6 +106,12 @@ class SignalMatch(BaseModel):
         elif self.min_share and float(signal.detail.get("share", 0.0)) < self.min_share:
             return False
         return not self.text or re.search(self.text, _searchable(signal)) is not None
+
+
+def _role(signal: Signal) -> str:
+    """What a metric signal's series measures (as the analyzer said, or from its name)."""
+    return str(signal.detail.get("role") or role_of(str(signal.detail.get("series")
+                                                       or signal.detail.get("metric", ""))))
 
 
 def _shares(signal: Signal) -> dict[str, float]:

@@ -189,3 +189,45 @@ def test_a_raw_prometheus_counter_is_read_as_its_rate() -> None:
     shift = next(s for s in signals if s.kind == SignalKind.METRIC_SHIFT)
     assert shift.detail["baseline_median"] == 100 and shift.detail["incident_median"] == 500
     assert shift.onset == at(50)
+
+
+def test_a_request_counter_rising_only_in_its_error_label_is_failures_not_traffic() -> None:
+    from triage.analysis.metric_roles import role_of
+    assert role_of('http_requests_total{code="500",service="api"}') == "errors"
+    assert role_of('grpc_client_handled_total{grpc_code="Unavailable"}') == "errors"
+    assert role_of('http_requests_total{code="200"}') == "traffic"
+    assert role_of("http_server_requests_seconds_count") == "traffic"
+    assert role_of("http_request_duration_seconds") == "latency"
+    ok = gauge("http_requests_total", [600.0 + (m % 3) for m in range(65)])
+    failing = [{**row, "code": "500"} for row in gauge("http_requests_total",
+                                                      [1.0 + m % 2 for m in range(50)] + [90.0] * 15)]
+    for row in ok:
+        row["code"] = "200"
+    signals = analyze([evidence(EvidenceKind.METRICS, ok + failing, "metrics")], WINDOW)
+    from triage.agent.rules import rank
+    assert "traffic-surge" not in [h.category for h in rank(RULES, signals, "api")]
+
+
+def test_the_exception_a_logger_put_apart_decides_the_shape() -> None:
+    rows = logs(99, "never")
+    rows += [{"timestamp": at(50 + i / 10).isoformat(), "level": "error", "message": "Internal Server Error",
+              "exc_info": "Traceback (most recent call last):\n  ...\npsycopg.errors.LockNotAvailable: "
+                          "canceling statement due to lock timeout"} for i in range(100)]
+    new = next(s for s in analyze([evidence(EvidenceKind.LOGS, rows, "logs")], WINDOW)
+               if s.kind == SignalKind.NEW_ERRORS)
+    assert new.detail["shapes"] == {"db_lock": 1.0}
+
+
+def test_a_working_set_reaching_its_kubernetes_limit_is_at_its_limit_and_a_queue_is_not() -> None:
+    used = [2.0e8 + m * 1e6 for m in range(35)] + [2.4e8 + (m - 35) * 1.2e7 for m in range(35, 55)]
+    used += [5.1e8] * 10
+    rows = (gauge("container_memory_working_set_bytes", used)
+            + [{**row, "resource": "memory"} for row in gauge("kube_pod_container_resource_limits",
+                                                              [5.12e8] * 65)]
+            + [{**row, "resource": "cpu"} for row in gauge("kube_pod_container_resource_limits", [2.0] * 65)]
+            + gauge("hikaricp_connections_pending", [0.0] * 50 + [42.0] * 15)
+            + gauge("hikaricp_connections_max", [10.0] * 65))
+    signals = analyze([evidence(EvidenceKind.METRICS, rows, "metrics")], WINDOW)
+    full = [s for s in signals if s.kind == SignalKind.GAUGE_AT_LIMIT]
+    assert [s.detail["metric"] for s in full] == ["container_memory_working_set_bytes"]
+    assert "kube_pod_container_resource_limits" in full[0].title

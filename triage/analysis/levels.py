@@ -59,3 +59,25 @@ def stamp_of(row: dict[str, Any]) -> datetime | None:
         return parse_timestamp(row.get("timestamp"))
     except (ValueError, TypeError, OverflowError):
         return None
+
+
+# Where structured loggers put the failure itself when the message is only "Internal Server
+# Error": Python's exc_info, Java's stack_trace, zap/logrus `error`, ECS `error.message`.
+EXCEPTION_FIELDS = ("exc_info", "exception", "error", "err", "error.message", "error_message",
+                    "stack_trace", "stacktrace", "stack", "cause", "reason")
+EXCEPTION_TAIL = 300
+
+
+def failure_text(row: dict[str, Any]) -> str:
+    """A failure line as one text: its message and, when the logger put it apart, the
+    exception's own text (its last line: the exception and its message)."""
+    message = str(row.get("message", ""))
+    extra = []
+    for name in EXCEPTION_FIELDS:
+        value = row.get(name)
+        if isinstance(value, dict):
+            value = value.get("message") or value.get("type")
+        if isinstance(value, str) and value.strip() and value.strip() not in message:
+            lines = [line.strip() for line in value.strip().splitlines() if line.strip()]
+            extra.append(lines[-1][:EXCEPTION_TAIL] if lines else "")
+    return " | ".join([message, *extra]) if extra else message

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
-from triage.analysis.levels import ERROR_LEVELS, severity_of
+from triage.analysis.levels import ERROR_LEVELS, failure_text, severity_of
 from triage.analysis.shapes import shape_of, shape_shares
 from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal, SignalKind, Thresholds
 from triage.analysis.templates import TemplateChange, TemplateWindows, no_redaction
@@ -16,7 +16,8 @@ from triage.analysis.templates import TemplateChange, TemplateWindows, no_redact
 __all__ = ["ERROR_LEVELS", "error_spike", "new_error_templates"]
 
 SHOWN_TEMPLATES = 5
-ONSET_SHARE = 0.1  # a template weighs in the onset only with this share of the new error lines
+ONSET_SHARE = 0.1
+ERROR_SEVERITY = 2  # a template weighs in the onset only with this share of the new error lines
 
 
 def error_spike(cited: CitedEvidence, window: AnalysisWindow,
@@ -59,27 +60,35 @@ def new_error_templates(cited: CitedEvidence, window: AnalysisWindow,
                         redact: Callable[[str], str] = no_redaction) -> Signal | None:
     """Error templates seen in the incident window but never in the baseline; risen ones too.
     Each carries a real (redacted) line, and the signal says which failure shapes the new and
-    risen lines describe, by their share of those lines."""
+    risen lines describe, by their share of those lines. New and risen *warnings* weigh in the
+    shapes at half (a kubelet's `OOMKilled` or `NodeNotReady` event is often a warning, and it is
+    what explains the errors), but only errors make the signal."""
     windows = TemplateWindows(window, samples=1, redact=redact)
-    for stamp, row in cited.errors:
-        windows.add(stamp, str(row.get("message", "")), severity_of(row))
+    for stamp, row in cited.stamped:
+        severity = severity_of(row)
+        if severity:
+            windows.add(stamp, failure_text(row), severity)
     diff = windows.diff()
-    if not diff.new and not diff.risen:
+    new = [c for c in diff.new if c.severity >= ERROR_SEVERITY]
+    risen = [c for c in diff.risen if c.severity >= ERROR_SEVERITY]
+    if not new and not risen:
         return None
-    changed = [*diff.new, *diff.risen]
-    shapes = shape_shares((_text(c), c.incident_count) for c in changed)
-    lead = max(diff.new or diff.risen, key=lambda c: c.incident_count)
-    what = (f"{len(diff.new)} new error message(s)" if diff.new
-            else f"{len(diff.risen)} error message(s) risen")
+    changed = [*new, *risen]
+    warned = [c for c in [*diff.new, *diff.risen] if c.severity < ERROR_SEVERITY]
+    shapes = shape_shares([(_text(c), c.incident_count * 2) for c in changed]
+                          + [(_text(c), c.incident_count) for c in warned])
+    lead = max(new or risen, key=lambda c: c.incident_count)
+    what = (f"{len(new)} new error message(s)" if new else f"{len(risen)} error message(s) risen")
     total = sum(c.incident_count for c in changed)
     return Signal(
         kind=SignalKind.NEW_ERRORS,
         title=f"{what}; most frequent ×{lead.incident_count}: {_shown(lead)}",
-        strength=min(1.0, (0.5 if diff.new else 0.35) + 0.1 * total ** 0.5),
-        onset=_template_onset(diff.new, total),
+        strength=min(1.0, (0.5 if new else 0.35) + 0.1 * total ** 0.5),
+        onset=_template_onset(new, total),
         evidence=[cited.step_id],
-        detail={"templates": [_detail(c) for c in diff.new[:SHOWN_TEMPLATES]],
-                "risen": [_detail(c) for c in diff.risen[:SHOWN_TEMPLATES]],
+        detail={"templates": [_detail(c) for c in new[:SHOWN_TEMPLATES]],
+                "risen": [_detail(c) for c in risen[:SHOWN_TEMPLATES]],
+                "warnings": [_detail(c) for c in warned[:SHOWN_TEMPLATES]],
                 "shapes": shapes, "lines": total},
     )
 

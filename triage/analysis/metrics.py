@@ -7,6 +7,7 @@ from datetime import datetime
 from statistics import median
 
 from triage.analysis.changepoints import ChangePoint
+from triage.analysis.metric_roles import is_outbound, role_of
 from triage.analysis.onset import series_change, series_points
 from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal, SignalKind, Thresholds
 
@@ -68,7 +69,8 @@ def _series_shift(key: str, times: list[datetime], values: list[float], window: 
         evidence=[step_id],
         detail={"series": key, "metric": metric_name(key), "baseline_median": centre,
                 "incident_median": level, "z": round(z, 2), "relative_change": round(relative, 3),
-                "direction": direction, "shape": shape},
+                "direction": direction, "shape": shape, "role": role_of(key),
+                "outbound": is_outbound(key)},
     )
 
 

@@ -29,7 +29,8 @@ class Shape(StrEnum):
 SHAPES: list[tuple[Shape, re.Pattern[str]]] = [
     (Shape.DB_LOCK, re.compile(
         r"(?i)lock ?timeout|lock wait|deadlock|could not obtain lock|LockNotAvailable|"
-        r"canceling statement due to lock|waiting for (?:a )?(?:row |table )?lock|"
+        r"canceling statement due to (?:lock|statement) timeout|57014|AccessExclusiveLock|"
+        r"lock_timeout|waiting for (?:a )?(?:row |table )?lock|"
         r"blocked by (?:pid|process|session)")),
     (Shape.RESOURCE, re.compile(
         r"(?i)out of memory|\bOOM|OutOfMemory|cannot allocate|memory limit|heap space|"
@@ -56,12 +57,17 @@ SHAPES: list[tuple[Shape, re.Pattern[str]]] = [
         r"(?:feature.?)?flag[ =:]+\S+ (?:(?:is |was |now )?(?:enabled|disabled|set|changed|flipped|"
         r"toggled|rolled out|turned (?:on|off)))|(?:enabled|disabled|flipped|toggled|rolled out) "
         r"(?:the )?(?:feature.?)?flag|settings? (?:changed|updated)|"
-        r"(?:new|changed) (?:value|default) for \S+")),
+        r"(?:new|changed) (?:value|default) for \S+|flag (?:update|change)s? (?:received|applied)|"
+        r"(?:config|values|settings|flags?)\S* (?:sync(?:ed)?|rolled out|pushed)|"
+        r"sync(?:ed|ing)? (?:of )?\S*(?:config|values|settings)|=\s*\S+ \(was [^)]+\)")),
     (Shape.DEPENDENCY, re.compile(
         r"(?i)(?<!lock )(?<!statement )time(?:d ?)?out|connection (?:refused|reset|closed|aborted)|"
         r"reset by peer|\b50[234]\b|service unavailable|bad gateway|gateway timeout|upstream|"
         r"circuit.?breaker|name resolution|\bdns\b|getaddrinfo|ECONNREFUSED|ETIMEDOUT|"
-        r"unavailable|remote (?:end|host)|handshake|certificate")),
+        r"unavailable|remote (?:end|host)|handshake|certificate|name ?resolution|"
+        r"failed to resolve|could not resolve|NXDOMAIN|EAI_AGAIN|no such host|unknown ?host|"
+        r"deadline.?exceeded|code ?= ?(?:Unavailable|DeadlineExceeded)|no healthy upstream|"
+        r"upstream connect error|\bUF\b|\bURX\b|\bUH\b|ssl|tls")),
     (Shape.CODE, re.compile(
         r"(?:[A-Z]\w*(?:Error|Exception)\b|Traceback|panic:|\bnil pointer|NullPointer|"
         r"undefined (?:method|is not)|is not a function|unhandled|assert(?:ion)? ?fail|"
