@@ -17,10 +17,8 @@ from typing import Any
 import anthropic
 from opentelemetry.trace import Tracer
 
-from sandbox.base import SandboxError
-from triage.agent.base import Budget, Findings, FixProposal, InvestigationContext
+from triage.agent.base import Budget, Findings, InvestigationContext
 from triage.agent.budget import Meter, Usage
-from triage.agent.claude_calls import Caller, CallFailed
 from triage.agent.claude_dispatch import Toolbox, call_record
 from triage.agent.claude_findings import (
     SUBMIT,
@@ -31,10 +29,11 @@ from triage.agent.claude_findings import (
     submit_tool_param,
 )
 from triage.agent.claude_fit import COMPACT_TO, TooLong, fit, replay_elided
-from triage.agent.claude_fix import ForwardCheck, fix_tools, proposal_of, verify_forward
-from triage.agent.claude_ledger import count_attempt, spent_note, turn_step
+from triage.agent.claude_fix import ForwardCheck, fix_tools, submitted_fix
+from triage.agent.claude_ledger import spent_note, turn_step
+from triage.agent.claude_link import ModelLink, Stop
 from triage.agent.claude_messages import assistant_content, pricing_from, with_breakpoint
-from triage.agent.claude_models import ModelSpec, model_spec
+from triage.agent.claude_models import ModelSpec
 from triage.agent.claude_prompt import SYSTEM, first_message
 from triage.agent.claude_sandbox import SandboxSession, sandbox_tools
 from triage.agent.claude_settings import ClaudeSettings
@@ -43,7 +42,6 @@ from triage.agent.claude_stops import (
     continue_text,
     cut_call,
     cut_result,
-    raised_max_tokens,
     refusal_reason,
 )
 from triage.agent.claude_tools import EvidenceIndex, analysis_tools, query_tools
@@ -54,11 +52,6 @@ from triage.analysis.redaction import Redactor
 from triage.failpoints import failpoint
 from triage.models import StepRecord, utcnow
 from triage.observability import Metrics
-
-
-class _Stop(Exception):
-    """The conversation ends before findings were submitted; the message says why."""
-
 
 MAX_NUDGES = 2
 NUDGE = ("You ended your turn without calling submit_findings. Call more tools if you need "
@@ -91,12 +84,11 @@ class Conversation:
     def __init__(self, parts: Parts) -> None:
         self.parts = parts
         settings, context = parts.settings, parts.context
-        self.model, self.spec = settings.anthropic_model, parts.spec
         self.meter = Meter(parts.budget, pricing_from(parts.spec))
         self.tracing = Tracing(parts.tracer, context.investigation_id)
-        self.caller = Caller(parts.client, max_retries=settings.anthropic_max_retries,
-                             timeout=settings.anthropic_timeout_seconds, meter=self.meter,
-                             count=self._count_call, retried=self._count_retry)
+        self.notes: list[str] = []
+        self.link = ModelLink(settings, parts.spec, self.meter, parts.client, self.tracing,
+                              parts.metrics, self.notes)
         redact = parts.redactor.redact_text
         tokens = settings.brain_tool_output_tokens
         index = EvidenceIndex(context.evidence, parts.turns.step_detail)
@@ -114,7 +106,7 @@ class Conversation:
         opening = first_message(context, parts.first, parts.playbook_description,
                                 evidence_tokens=4 * tokens, redact=redact,
                                 sandbox=self._sandbox_line())
-        self.notes: list[str] = list(opening.notes)
+        self.notes += opening.notes
         self.messages: list[dict[str, Any]] = [
             {"role": "user", "content": [{"type": "text", "text": opening.text}]}]
         self.known_steps = {c.step_id for c in context.evidence}
@@ -146,13 +138,13 @@ class Conversation:
         """Talk with the model until it submits findings or a budget runs out."""
         stored = self.parts.turns.load()
         turn = 0
-        with self.tracing.agent(self.model) as span:
+        with self.tracing.agent(self.link.model) as span:
             try:
                 while self.outcome is None:
                     self._check_budget()
                     self._turn(turn, stored)
                     turn += 1
-            except _Stop as stop:
+            except Stop as stop:
                 findings = self._incomplete(str(stop))
                 self.tracing.finish_agent(span, findings.usage, str(stop))
                 return findings
@@ -165,7 +157,7 @@ class Conversation:
         if reason is None and self.meter.tool_calls_left() == 0 and self.forced:
             reason = f"tool-call budget ({self.parts.budget.max_tool_calls}) used up"
         if reason:
-            raise _Stop(reason)
+            raise Stop(reason)
 
     def _turn(self, turn: int, stored: dict[int, StoredTurn]) -> None:
         """One turn: the model's answer (stored, or asked and stored at once), then its tools
@@ -181,14 +173,14 @@ class Conversation:
             record = None
         if record is not None:
             response = record.response
-            self._replay_attempts(record.usage)
+            self.link.replay(record.usage)
         else:
             elided += self._fit()
             request = self._request()
             digest = request_hash(request)
-            response, attempts = self._ask(request)
+            response, attempts = self.link.ask(request)
             self.parts.turns.save_turn(turn, digest, response, {
-                **(response.get("usage") or {}), **attempts, "model": self.model,
+                **(response.get("usage") or {}), **attempts, "model": self.link.model,
                 "elided": elided})
             failpoint(f"claude:turn:{turn}")  # stored, tools not yet run
         usage = Usage.from_api(response.get("usage") or {})
@@ -210,103 +202,26 @@ class Conversation:
             failpoint(f"claude:tools:{turn}")  # results stored
         self.calls += answer.get("calls") or []
         if self.stop is not None:
-            raise _Stop(self.stop)
+            raise Stop(self.stop)
         self.messages.append({"role": "user", "content": answer["content"]})
 
     def _fit(self) -> list[str]:
         """Shorten older tool results until the next request fits the context window (with
-        room for the answer); the ids shortened. _Stop when it cannot fit."""
-        room = self.spec.context_window - self._max_tokens()
+        room for the answer); the ids shortened. Stop when it cannot fit."""
+        room = self.link.spec.context_window - self.link.max_tokens()
         limit = int(room * COMPACT_TO) if self.compact else room
         try:
-            elided = fit(self.messages, self._request, limit, self.caller.count_tokens,
+            elided = fit(self.messages, self._request, limit, self.link.caller.count_tokens,
                          force=self.compact)
         except TooLong as exc:
-            raise _Stop(str(exc)) from exc
+            raise Stop(str(exc)) from exc
         self.compact = False
         return elided
-
-    def _ask(self, request: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """A live model turn: asked again once with more room when cut at max_tokens, and of
-        the fallback model when refused. The answer, and what its attempts were (kept with the
-        turn, so a replay counts them again); _Stop when the API fails for good."""
-        attempts, abandoned = self.meter.attempts, self.meter.abandoned.as_dict()
-        noted = len(self.notes)
-        response = self._call(request)
-        if response.get("stop_reason") == "max_tokens":
-            left = self.meter.output_left()  # less what the cut answer wrote, if it is dropped
-            written = int((response.get("usage") or {}).get("output_tokens") or 0)
-            raised = raised_max_tokens(request["max_tokens"], self.spec.max_output_tokens,
-                                       None if left is None else left - written)
-            if raised is not None:
-                self._discard(response)
-                response = self._call({**request, "max_tokens": raised})
-        fallback = self.parts.settings.anthropic_fallback_model
-        if response.get("stop_reason") == "refusal" and fallback and fallback != self.model:
-            self.notes.append(f"{refusal_reason(response, self.model)}; the turn was asked of "
-                              f"the fallback model {fallback}, which answered from then on")
-            self._discard(response)
-            self._switch(fallback)
-            response = self._call({**request, "model": fallback,
-                                   "max_tokens": min(request["max_tokens"], self._max_tokens())})
-        spent = {k: n - abandoned[k] for k, n in self.meter.abandoned.as_dict().items()}
-        return response, {"attempts": self.meter.attempts - attempts, "abandoned": spent,
-                          "notes": self.notes[noted:]}
-
-    def _call(self, request: dict[str, Any]) -> dict[str, Any]:
-        """One answered request (retried within the time budget), traced."""
-        with self.tracing.chat(request) as span:
-            try:
-                response = self.caller.ask(request)
-            except CallFailed as exc:
-                self.tracing.failed(span, str(exc.status or "no_answer"), str(exc))
-                if exc.out_of_time:
-                    raise _Stop(f"time budget ({self.parts.budget.max_seconds:g} s) used up "
-                                f"waiting for the model ({exc})") from exc
-                raise _Stop(f"the Messages API failed: {exc}") from exc
-            self.tracing.answered(span, response)
-        return response
-
-    def _discard(self, response: dict[str, Any]) -> None:
-        """An answer that is asked again: paid for, never part of the conversation."""
-        self.meter.record_attempt(Usage.from_api(response.get("usage") or {}), count=0)
-
-    def _switch(self, model: str) -> None:
-        """Go on with another model (its prices, ceiling and window)."""
-        spec = model_spec(model, self.parts.settings.anthropic_models)
-        assert spec is not None  # model_problem checked the fallback model's price at start
-        self.model, self.spec = model, spec
-        self.meter.pricing = pricing_from(spec)
-
-    def _replay_attempts(self, usage: dict[str, Any]) -> None:
-        """Count a stored turn's attempts again (the abandoned ones were paid for too), and
-        go on with the model that answered it."""
-        self.meter.record_attempt(Usage.from_api(usage.get("abandoned") or {}),
-                                  count=int(usage.get("attempts") or 1))
-        self.notes += [str(note) for note in usage.get("notes") or []]
-        model = usage.get("model")
-        if isinstance(model, str) and model != self.model:
-            self._switch(model)
-
-    def _count_call(self, outcome: str, usage: Usage | None = None) -> None:
-        """Tell the service's metrics about one (live, not replayed) model call attempt."""
-        count_attempt(self.parts.metrics, self.model, self.meter, outcome, usage)
-
-    def _count_retry(self, reason: str) -> None:
-        if self.parts.metrics is not None:
-            self.parts.metrics.record_model_retry(self.model, reason)
-
-    def _max_tokens(self) -> int:
-        """The next turn's max_tokens: the setting, within the model's ceiling and the output
-        budget left."""
-        max_tokens = min(self.parts.settings.anthropic_max_tokens, self.spec.max_output_tokens)
-        left = self.meter.output_left()
-        return min(max_tokens, left) if left is not None else max_tokens
 
     def _request(self) -> dict[str, Any]:
         """The next Messages API request (deterministic: a replay hashes the same)."""
         request: dict[str, Any] = {
-            "model": self.model, "max_tokens": self._max_tokens(),
+            "model": self.link.model, "max_tokens": self.link.max_tokens(),
             "system": [{"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral"}}],
             "tools": [*self.toolbox.params(), submit_tool_param()],
             "messages": with_breakpoint(self.messages),
@@ -321,7 +236,7 @@ class Conversation:
                 ) -> tuple[dict[str, Any], list[StepRecord]]:
         """Run the turn's tools (or nudge the model); the answer to send, and the steps."""
         if stop == "refusal":  # the refused turn's calls are not run
-            self.stop = refusal_reason(response, self.model)
+            self.stop = refusal_reason(response, self.link.model)
             return {"content": [], "notes": []}, []
         if not calls:
             return {"content": self._no_calls(stop, response), "notes": []}, []
@@ -347,7 +262,7 @@ class Conversation:
                 answer: dict[str, Any]) -> None:
         """Re-trace a turn whose answer is stored: same budget, notes, sandbox and outcome."""
         if stop == "refusal":
-            self.stop = refusal_reason(response, self.model)
+            self.stop = refusal_reason(response, self.link.model)
             return
         if not calls:
             self._no_calls(stop, response)
@@ -414,7 +329,9 @@ class Conversation:
             return {**block, "is_error": True, "content": "only one submit_findings is accepted"}
         known = self.known_steps | self.toolbox.step_ids
         parsed = parse_submission(dict(call.get("input") or {}), known)
-        fix = self._fix(parsed) if isinstance(parsed, Submission) else None
+        fix = (submitted_fix(parsed.fix_proposal, self.parts.session, self.parts.forward,
+                             self.parts.redactor.redact_text)
+               if isinstance(parsed, Submission) else None)
         problem = parsed if isinstance(parsed, str) else fix if isinstance(fix, str) else None
         if problem is not None:
             return {**block, "is_error": True, "content": problem}
@@ -423,41 +340,12 @@ class Conversation:
         self.outcome = findings_from(parsed, self._final_notes(), self._usage(), fix)
         return {**block, "content": "accepted"}
 
-    def _fix(self, submission: Submission) -> FixProposal | str | None:
-        """The proposed fix, with the sandbox's diff for a forward fix; or what is wrong."""
-        proposal = submission.fix_proposal
-        if proposal is None or proposal.kind == "none":
-            return None
-        if proposal.kind == "revert":
-            if not proposal.commit:
-                return "fix_proposal of kind revert needs the commit to revert"
-            return FixProposal(kind="revert", description=proposal.description,
-                               commit=proposal.commit)
-        session = self.parts.session
-        if session is None or not session.edited:
-            return ("fix_proposal of kind forward needs edits in the sandbox checkout "
-                    "(replace_in_file / write_file); there are none")
-        try:
-            diff = session.diff()  # stages exactly the edited files: the commit's content
-        except SandboxError as exc:
-            return f"could not take the diff of your edits: {exc}"
-        if not diff.strip():
-            return "your edits change nothing on the deployed commit"
-        diff = self.parts.redactor.redact_text(diff)
-        if self.parts.forward is None:
-            return FixProposal(kind="forward", description=proposal.description, diff=diff,
-                               verification=["not verified: no repro is planned"])
-        # The same verification as a revert: committed on the deployed commit, then the repro
-        # must pass and the tests must pass. Only then is it a candidate.
-        record = verify_forward(session.get(), self.parts.forward, proposal.description)
-        return proposal_of(record, proposal.description, diff)
-
     def _usage(self) -> dict[str, Any]:
-        return {**self.meter.summary(self.model), "tool_call_log": self.calls}
+        return {**self.meter.summary(self.link.model), "tool_call_log": self.calls}
 
     def _final_notes(self) -> list[str]:
         """Injection flags (once each), then what the model cost against the caps."""
-        return [*dict.fromkeys(self.notes), spent_note(self.model, self.meter)]
+        return [*dict.fromkeys(self.notes), spent_note(self.link.model, self.meter)]
 
     def _incomplete(self, reason: str) -> Findings:
         """The rules brain's findings, marked incomplete, with why and what it cost."""

@@ -17,6 +17,7 @@ from typing import Any
 
 from sandbox.base import Sandbox, SandboxError
 from triage.agent.base import Findings, FixProposal, InvestigationContext
+from triage.agent.claude_findings import SubmittedFix
 from triage.agent.claude_sandbox import SandboxSession
 from triage.agent.claude_tools import ModelTool, ToolResult, cap_text
 from triage.config import TriageConfig
@@ -190,3 +191,34 @@ def fix_tools(session: SandboxSession, check: ForwardCheck, tokens: int,
                       "type": "string", "description": "a known good commit (default: the last "
                       "good deploy)"}}, "additionalProperties": False}, bisect_tool, sandbox=True),
     ]
+
+
+def submitted_fix(proposal: SubmittedFix | None, session: SandboxSession | None,
+                  forward: ForwardCheck | None, redact: Callable[[str], str]
+                  ) -> FixProposal | str | None:
+    """The fix a submission proposes, with the sandbox's diff for a forward fix (verified like
+    a revert when a repro is planned); or what is wrong with it, for the model."""
+    if proposal is None or proposal.kind == "none":
+        return None
+    if proposal.kind == "revert":
+        if not proposal.commit:
+            return "fix_proposal of kind revert needs the commit to revert"
+        return FixProposal(kind="revert", description=proposal.description,
+                           commit=proposal.commit)
+    if session is None or not session.edited:
+        return ("fix_proposal of kind forward needs edits in the sandbox checkout "
+                "(replace_in_file / write_file); there are none")
+    try:
+        diff = session.diff()  # stages exactly the edited files: the commit's content
+    except SandboxError as exc:
+        return f"could not take the diff of your edits: {exc}"
+    if not diff.strip():
+        return "your edits change nothing on the deployed commit"
+    diff = redact(diff)
+    if forward is None:
+        return FixProposal(kind="forward", description=proposal.description, diff=diff,
+                           verification=["not verified: no repro is planned"])
+    # The same verification as a revert: committed on the deployed commit, then the repro
+    # must pass and the tests must pass. Only then is it a candidate.
+    record = verify_forward(session.get(), forward, proposal.description)
+    return proposal_of(record, proposal.description, diff)
