@@ -19,7 +19,7 @@ from connectors import Connector
 from connectors.unavailable import build_or_stand_in
 from triage.agent.base import Brain
 from triage.agent.rules import RulesBrain
-from triage.analysis.redaction import Redactor, redactor_for
+from triage.analysis.redaction import Redactor, model_redactor_for, redactor_for
 from triage.config import ConfigError, ServiceConfig, Settings, TriageConfig, load_config
 from triage.observability import Metrics
 from triage.playbook import PlaybookLibrary
@@ -92,8 +92,9 @@ class Runtime:
         if self.config.brain == "claude":
             from triage.agent.claude import claude_brain  # imports anthropic: only when used
 
-            return claude_brain(self.settings, self.config, self.store, self.redactor,
-                                self.playbooks, self.metrics)
+            # what a model vendor sees is redacted further: client IPs too (see redaction)
+            return claude_brain(self.settings, self.config, self.store,
+                                model_redactor_for(self.config), self.playbooks, self.metrics)
         return RulesBrain()
 
     @cached_property

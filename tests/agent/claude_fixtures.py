@@ -22,6 +22,7 @@ from triage import repository as repo
 from triage.agent.base import Budget, Findings, InvestigationContext
 from triage.agent.claude import ClaudeBrain, sandbox_planner
 from triage.agent.tools import StepLog, ToolCall, ToolRegistry
+from triage.analysis.redaction import model_redactor_for
 from triage.analysis.runner import analyze
 from triage.analysis.signals import AnalysisWindow, CitedEvidence
 from triage.config import Settings, TriageConfig
@@ -85,7 +86,9 @@ class Direct:
             runtime.config, runtime.playbooks,
             lambda: sandbox_root(configured.sandbox_dir, configured.data_dir),
             configured.brain_command_timeout_seconds)
-        return ClaudeBrain(configured, runtime.store, runtime.redactor, config=runtime.config,
+        # as Runtime.brain() does: what the model sees is redacted further (client IPs)
+        return ClaudeBrain(configured, runtime.store, model_redactor_for(runtime.config),
+                           config=runtime.config,
                            playbooks=runtime.playbooks, sandbox=planner, metrics=metrics)
 
     def steps(self) -> dict[str, StepRecord]:

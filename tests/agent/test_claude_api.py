@@ -219,7 +219,7 @@ def test_national_ids_and_ibans_never_reach_the_model(tmp_path: Path, planted: s
     assert planted not in sent and planted.replace(" ", "") not in sent.replace(" ", "")
 
 
-@pytest.mark.xfail(strict=True, reason="client-IP redaction is not in triage/analysis/redaction "
-                                       "yet (another helper adds it); remove this mark then")
 def test_a_client_ip_never_reaches_the_model_by_default(tmp_path: Path) -> None:
-    assert CLIENT_IP not in _sent_to_the_model(tmp_path, f"client_ip={CLIENT_IP}")
+    sent = _sent_to_the_model(tmp_path, f"client_ip={CLIENT_IP} via 10.0.3.7")
+    assert CLIENT_IP not in sent and "[redacted:client-ip]" in sent
+    assert "10.0.3.7" in sent  # an internal address names our own host: evidence, kept

@@ -25,7 +25,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connectors import Evidence
-from triage.analysis.redaction_detectors import CONTEXT_RULES, PII_RULES, VENDOR_RULES
+from triage.analysis.redaction_detectors import CLIENT_IP_RULE, CONTEXT_RULES, PII_RULES, VENDOR_RULES
 from triage.analysis.redaction_rules import (
     BUILTIN_RULES,
     MARKER_PREFIX,
@@ -83,6 +83,9 @@ class RedactionConfig(BaseModel):
     deny: list[DenyRule] = Field(default_factory=list, description="run before the built-in rules")
     keep_pii: list[Literal["email", "payment-card", "phone", "us-ssn", "iban"]] = Field(
         default_factory=list, description="personal-data kinds not to redact")
+    model_sees_client_ips: bool = Field(
+        default=False, description="send public IP addresses to the model as they are (they are "
+        "kept in reports either way: there they are evidence)")
 
     @field_validator("allow")
     @classmethod
@@ -106,11 +109,12 @@ class Redacted:
 class Redactor:
     """Replaces secrets and personal data with `[redacted:<kind>]`; safe to share across threads."""
 
-    def __init__(self, config: RedactionConfig | None = None) -> None:
+    def __init__(self, config: RedactionConfig | None = None,
+                 extra: tuple[Rule, ...] = ()) -> None:
         self.config = config or RedactionConfig()
         self._allow = [re.compile(p) for p in self.config.allow]
-        custom = [Rule(d.kind, re.compile(d.pattern, re.I if d.ignore_case else 0))
-                  for d in self.config.deny]
+        custom = [*extra, *(Rule(d.kind, re.compile(d.pattern, re.I if d.ignore_case else 0))
+                            for d in self.config.deny)]
         keep = set(self.config.keep_pii)
         self._rules = (*custom, *(r for r in RULES if r.kind not in keep))
         self._unhinted = tuple(r for r in self._rules if not r.hints)
@@ -225,6 +229,15 @@ class Redactor:
 def default_redactor() -> Redactor:
     """The redactor with the built-in rules only (used when no configuration is given)."""
     return Redactor()
+
+
+def model_redactor_for(config: Any) -> Redactor:
+    """The redactor for what is sent to a model vendor: the configured one, plus public (client)
+    IP addresses unless `redaction.model_sees_client_ips` is set. Internal addresses (RFC 1918,
+    loopback, link-local, shared CGNAT space) stay: they name our own hosts."""
+    section = getattr(config, "redaction", None)
+    settings = section if isinstance(section, RedactionConfig) else RedactionConfig()
+    return Redactor(settings, () if settings.model_sees_client_ips else (CLIENT_IP_RULE,))
 
 
 def redactor_for(config: Any) -> Redactor:

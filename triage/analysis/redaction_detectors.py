@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from typing import Any
@@ -201,3 +202,25 @@ PII_RULES: tuple[Rule, ...] = (
 )
 
 PII_KINDS = ("us-ssn", "iban")
+
+
+_INTERNAL_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16",
+    "100.64.0.0/10", "0.0.0.0/8", "::1/128", "fc00::/7", "fe80::/10"))
+
+
+def _client_ip(value: str, _match: re.Match[str]) -> bool:
+    """A valid address outside the internal ranges (a client's, or a public host's)."""
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return not any(address in network for network in _INTERNAL_NETWORKS
+                   if network.version == address.version)
+
+
+CLIENT_IP_RULE = Rule(
+    "client-ip",
+    re.compile(r"(?<![\w.:])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)"
+               r"(?![\w.])|(?<![\w:])(?:[0-9a-fA-F]{1,4}:){2,7}(?::|[0-9a-fA-F]{1,4})(?![\w:])"),
+    check=_client_ip, min_length=7)
