@@ -6,7 +6,8 @@ As Slack does: errors are HTTP 200 `{"ok": false, "error": "<code>"}` (`invalid_
 `channel_not_found`, `not_in_channel`, `message_not_found`, `invalid_blocks`, `no_text`,
 `expired_trigger_id`); a rate limit is HTTP 429 with `Retry-After` (queue it with `rate_limit`);
 message metadata is returned only to `include_all_metadata`; history (from `oldest`, if given) is
-newest first, replies oldest first with the parent leading. Block Kit limits: 50 blocks, 3,000 characters a section.
+newest first, replies oldest first with the parent leading. Block Kit limits: 50 blocks, 3,000
+characters a section.
 """
 
 from __future__ import annotations
