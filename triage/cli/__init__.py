@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import typer
 
-from triage.cli import config, connectors, evaluate, investigate, playbooks, reports, sandbox
+from triage.cli import config, connectors, evaluate, feedback, investigate, playbooks, reports, sandbox
 
 app = typer.Typer(help=__doc__.split("\n", 1)[0], no_args_is_help=True, add_completion=False)
-for group in (investigate, evaluate, config):
+for group in (investigate, evaluate, config, feedback):
     group.register(app)
 app.add_typer(config.config_app, name="config")
 app.add_typer(connectors.connectors_app, name="connectors")
