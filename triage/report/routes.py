@@ -20,6 +20,7 @@ from triage.report.build import Report, build_report
 from triage.report.render import render_html, render_markdown
 from triage.report.safety import STATIC_FILES, static_text
 from triage.runtime import Runtime
+from triage.stats import Stats, compute
 
 router = APIRouter()
 MAX_OFFSET = 1_000_000_000  # within every store's integer range (PostgreSQL's bigint, SQLite's)
@@ -77,6 +78,19 @@ async def list_investigations(request: Request, limit: int = Query(50, ge=1, le=
     for row in rows:
         row["report_url"] = maker.report(row["id"])
     return {"investigations": rows, "limit": limit, "offset": offset}
+
+
+@router.get("/api/stats")
+async def stats(request: Request) -> Stats:
+    """Investigations by state, verdicts confirmed right/wrong, median times (`triage stats`)."""
+    list_access(request)
+    runtime: Runtime = request.app.state.runtime
+
+    def load() -> Stats:
+        with runtime.store.read() as conn:
+            return compute(conn)
+
+    return await run_in_threadpool(load)
 
 
 @router.get("/api/investigations/{investigation_id}")
