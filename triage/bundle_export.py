@@ -22,7 +22,7 @@ from connectors.base import EvidenceKind, EvidenceStatus
 from triage import repository as repo
 from triage.config import ServiceConfig, TriageConfig
 from triage.fix.backends import repository_source
-from triage.models import Source, StepKind
+from triage.models import Alert, Source, StepKind
 from triage.report.build import Report
 from triage.scenarios import ABSTAIN, COMMIT_CATEGORIES, FALSE_ALARM, conclusion_of
 from triage.store import Store
@@ -61,7 +61,8 @@ def export_bundle(store: Store, investigation_id: str, out: Path,
     service = (config or TriageConfig()).service_named(row["service"])
     report = Report.model_validate(stored["body"]) if stored else None
     written = ["alert.json"]
-    (out / "alert.json").write_text(json.dumps(alert_row["payload"]), encoding="utf-8")
+    body = only_this_alert(alert_row["payload"], alert)
+    (out / "alert.json").write_text(json.dumps(body), encoding="utf-8")
     connectors: dict[str, dict[str, Any]] = {}
     for kind, found in evidence.items():
         filename, connector_type = FILES[kind]
@@ -91,6 +92,18 @@ def export_bundle(store: Store, investigation_id: str, out: Path,
     (out / "scenario.yaml").write_text(yaml.safe_dump(scenario, sort_keys=False),
                                        encoding="utf-8")
     return ["scenario.yaml", *written]
+
+
+def only_this_alert(payload: Any, alert: Alert) -> Any:
+    """The delivered body, an Alertmanager group cut to this investigation's alert (a replay
+    investigates the first alert of a group, and the others are other investigations)."""
+    if alert.source != Source.ALERTMANAGER or not isinstance(payload, dict):
+        return payload
+    from triage.intake.alertmanager import AlertmanagerAlert, dedup_key
+
+    kept = [raw for raw in payload.get("alerts", [])
+            if dedup_key(AlertmanagerAlert.model_validate(raw)) == alert.dedup_key]
+    return {**payload, "alerts": kept or payload.get("alerts", [])}
 
 
 def _gathered(conn: Connection, investigation_id: str) -> dict[EvidenceKind, list[Evidence]]:

@@ -117,3 +117,16 @@ def test_stats_count_confirmed_verdicts_and_stage_times(env: tuple[Path, str]) -
     assert 0 < first_note < verdict
     text = runner.invoke(app, ["stats"]).output
     assert "verdicts confirmed: 1 right, 0 wrong" in text and "rules: 1 right" in text
+
+
+def test_an_exported_wrong_verdict_fails_eval_until_the_diagnosis_agrees(
+        env: tuple[Path, str]) -> None:
+    workdir, inv = env
+    said = runner.invoke(app, ["feedback", inv, "--category", "resource-exhaustion"])
+    assert said.exit_code == 0, said.output
+    out = workdir.parent / "exported-wrong"
+    assert runner.invoke(app, ["bundle", "export", inv, "--out", str(out)]).exit_code == 0
+    assert load_scenario(out).expectations.blames_commit is False
+    evaluated = runner.invoke(app, ["eval", str(out)])
+    assert evaluated.exit_code == 1
+    assert "[ ] top category: expected resource-exhaustion, got bad-deploy" in evaluated.output
