@@ -3,12 +3,17 @@ tests/cli/test_feedback.py)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from connectors import Evidence
+from connectors.base import EvidenceKind, EvidenceStatus, QueryRequest
+from connectors.files_logs import FilesLogsConnector, FilesLogsSettings
 from tests.conftest import sample
-from triage.bundle_export import ExportError, expectations, only_this_alert
+from triage.bundle_export import ExportError, expectations, log_fields, only_this_alert, write_logs
 from triage.intake.alertmanager import AlertmanagerWebhook, normalize
 from triage.scenarios import Expectations
 
@@ -46,3 +51,19 @@ def test_an_alertmanager_group_is_cut_to_the_investigated_alert() -> None:
     body = only_this_alert(payload, second)
     assert [a["fingerprint"] for a in body["alerts"]] == [payload["alerts"][1]["fingerprint"]]
     assert body["groupKey"] == payload["groupKey"] and len(payload["alerts"]) == 2
+
+
+def test_elasticsearch_log_rows_read_back_through_files_logs(tmp_path: Path) -> None:
+    start, end = datetime(2026, 1, 1, 12, tzinfo=UTC), datetime(2026, 1, 1, 13, tzinfo=UTC)
+    rows = [{"@timestamp": f"2026-01-01T12:{m:02d}:00Z", "message": f"boom {m}", "level": "error"}
+            for m in (30, 10, 20)]
+    found = [Evidence(connector="es", kind=EvidenceKind.LOGS, status=EvidenceStatus.OK,
+                      query="level=error", start=start, end=end, rows=rows[:2]),
+             Evidence(connector="es", kind=EvidenceKind.LOGS, status=EvidenceStatus.OK,
+                      query="*", start=start, end=end, rows=rows[1:])]
+    fields = log_fields(found, None)
+    assert fields == {"timestamp_field": "@timestamp"}
+    write_logs(tmp_path / "logs.jsonl", found)
+    reader = FilesLogsConnector("es", FilesLogsSettings(path=tmp_path / "logs.jsonl", **fields))
+    read = reader.query(QueryRequest(query="level=error", start=start, end=end))
+    assert [r["message"] for r in read.rows] == ["boom 10", "boom 20", "boom 30"]  # each once

@@ -66,13 +66,14 @@ def export_bundle(store: Store, investigation_id: str, out: Path,
     connectors: dict[str, dict[str, Any]] = {}
     for kind, found in evidence.items():
         filename, connector_type = FILES[kind]
-        writer = {EvidenceKind.LOGS: _write_logs, EvidenceKind.METRICS: _write_metrics,
+        writer = {EvidenceKind.LOGS: write_logs, EvidenceKind.METRICS: _write_metrics,
                   EvidenceKind.DEPLOYS: _write_deploys}[kind]
         writer(out / filename, found)
         names = {e.connector for e in found}
         # The original connector names, so the service's own queries still find them.
+        fields = log_fields(found, config) if kind == EvidenceKind.LOGS else {}
         for name in sorted(names):
-            connectors[name] = {"type": connector_type, "path": filename}
+            connectors[name] = {"type": connector_type, "path": filename, **fields}
         written.append(filename)
     kinds = {kind.value for kind in evidence}
     service_entry = _service(service, row["service"], alert.labels, connectors, config, out,
@@ -118,13 +119,27 @@ def _gathered(conn: Connection, investigation_id: str) -> dict[EvidenceKind, lis
     return found
 
 
+def log_fields(found: list[Evidence], config: TriageConfig | None) -> dict[str, str]:
+    """The files_logs field names that read these rows back: the original connector's
+    timestamp and message fields (Elasticsearch documents carry `@timestamp`)."""
+    raw = (config.connectors if config else {}).get(found[0].connector, {})
+    fields = {key: str(raw[key]) for key in ("timestamp_field", "message_field")
+              if isinstance(raw.get(key), str) and "." not in raw[key]}
+    rows = [r for e in found for r in e.rows]
+    if "timestamp_field" not in fields and rows and all("@timestamp" in r and "timestamp" not in r
+                                                         for r in rows):
+        fields["timestamp_field"] = "@timestamp"
+    return fields
+
+
 def _unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows read by several queries once each, ordered by their timestamp."""
     seen = {json.dumps(r, sort_keys=True, default=str): r for r in rows}
-    return sorted(seen.values(), key=lambda r: str(r.get("timestamp", r.get("deployed_at", ""))))
+    return sorted(seen.values(), key=lambda r: str(
+        r.get("timestamp", r.get("@timestamp", r.get("deployed_at", "")))))
 
 
-def _write_logs(path: Path, found: list[Evidence]) -> None:
+def write_logs(path: Path, found: list[Evidence]) -> None:
     rows = _unique([r for e in found for r in e.rows])
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
