@@ -58,4 +58,5 @@ def test_the_probe_sees_heavy_modules_once_the_runtime_is_imported() -> None:
 
 
 def test_run_offers_every_alert_source() -> None:
-    assert list(SOURCES) == [source.value for source in Source]
+    # every source that delivers webhooks; Slack only starts investigations from a slash command
+    assert list(SOURCES) == [source.value for source in Source if source != Source.SLACK]
