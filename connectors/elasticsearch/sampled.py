@@ -18,6 +18,7 @@ inside a minute is by index order.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -48,6 +49,9 @@ LEVELS = "levels"
 HITS = "sample"
 TOP_HITS_MAX = 100
 LEVEL_BUCKETS = 50
+# What a 400 says when the level field cannot be aggregated (mapped as text): only then is a
+# count without levels worth a second request (a refused media type or query fails the same way).
+_NOT_AGGREGATABLE = re.compile(r"(?i)fielddata|aggregat|text fields are not optimi[sz]ed")
 MAX_MINUTES = 2 * 24 * 60  # per-minute buckets (times levels) must stay under search.max_buckets
 # Raw DSL that already decides order, paging or aggregations is sent as written, not sampled.
 _OWN_SHAPE = frozenset({"sort", "from", "size", "aggs", "aggregations", "track_total_hits"})
@@ -192,7 +196,7 @@ def search_capped(send: Callable[[ReadRequest], dict[str, Any]], plan: QueryPlan
     except ApiError as exc:
         # A level field mapped as text cannot be aggregated (400): count without levels rather
         # than fail a search that works; a 400 for any other reason fails again, and is reported.
-        if exc.meta.status != 400:
+        if exc.meta.status != 400 or not _NOT_AGGREGATABLE.search(f"{exc.message} {exc.body}"):
             raise
         first = newest_request(plan, names, limits, start, end, cap, levels=False)
         response = send(first)
