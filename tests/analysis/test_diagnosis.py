@@ -212,7 +212,8 @@ def test_the_exception_a_logger_put_apart_decides_the_shape() -> None:
     rows = logs(99, "never")
     rows += [{"timestamp": at(50 + i / 10).isoformat(), "level": "error", "message": "Internal Server Error",
               "exc_info": "Traceback (most recent call last):\n  ...\npsycopg.errors.LockNotAvailable: "
-                          "canceling statement due to lock timeout"} for i in range(100)]
+                          "canceling statement due to lock timeout\nCONTEXT:  while updating tuple "
+                          "(30,9) in relation \"slot\""} for i in range(100)]
     new = next(s for s in analyze([evidence(EvidenceKind.LOGS, rows, "logs")], WINDOW)
                if s.kind == SignalKind.NEW_ERRORS)
     assert new.detail["shapes"] == {"db_lock": 1.0}

@@ -66,6 +66,7 @@ def stamp_of(row: dict[str, Any]) -> datetime | None:
 EXCEPTION_FIELDS = ("exc_info", "exception", "error", "err", "error.message", "error_message",
                     "stack_trace", "stacktrace", "stack", "cause", "reason")
 EXCEPTION_TAIL = 300
+_TRAILER = re.compile(r"(?:CONTEXT|DETAIL|HINT|LINE \d+|QUERY|STATEMENT|WHERE):|\^")
 
 
 def failure_text(row: dict[str, Any]) -> str:
@@ -78,6 +79,9 @@ def failure_text(row: dict[str, Any]) -> str:
         if isinstance(value, dict):
             value = value.get("message") or value.get("type")
         if isinstance(value, str) and value.strip() and value.strip() not in message:
-            lines = [line.strip() for line in value.strip().splitlines() if line.strip()]
+            # the exception's own line: the last one that is not a database's CONTEXT / DETAIL /
+            # HINT trailer or a caret under a statement
+            lines = [line.strip() for line in value.strip().splitlines()
+                     if line.strip() and not _TRAILER.match(line.strip())]
             extra.append(lines[-1][:EXCEPTION_TAIL] if lines else "")
     return " | ".join([message, *extra]) if extra else message
