@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from tests.conftest import make_settings, pd_headers, staged_demo
-from tests.workers import start_worker, state_of, wait_for
+from tests.waiting import wait_for
+from tests.workers import start_worker, state_of
 from triage.app import create_app
 from triage.failpoints import EXIT_CODE
 from triage.runtime import Runtime

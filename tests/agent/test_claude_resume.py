@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 from tests.agent.claude_fixtures import WINDOW, claude_demo, claude_settings, evidence_steps
 from tests.conftest import DEMO, pd_headers
 from tests.fakes.anthropic import API_KEY, FakeAnthropic, message, tool_use
-from tests.workers import state_of, wait_for
+from tests.waiting import wait_for
+from tests.workers import state_of
 from triage import repository as repo
 from triage.app import create_app
 from triage.failpoints import EXIT_CODE

@@ -7,9 +7,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -149,15 +148,6 @@ def checksum(admin_dsn: str) -> dict[str, str]:
 def digest(state: dict[str, str]) -> str:
     """One hash over a `checksum` result."""
     return hashlib.sha256(repr(sorted(state.items())).encode()).hexdigest()
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll until `predicate()` holds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def session_state(admin_dsn: str, pid: int) -> tuple[str | None, str | None]:

@@ -18,7 +18,6 @@ import ssl
 import subprocess
 import tempfile
 import threading
-import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +29,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+
+from tests.waiting import wait_for
 
 INTERVAL = "250ms"
 USER = "triage"
@@ -134,31 +135,21 @@ def prometheus_server(scrape_port: int | None = None, *, auth: bool = True,
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path,
                 auth: tuple[str, str] | None, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def ready() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"prometheus exited with {process.returncode}: {log.read_text()}")
         try:
-            if httpx.get(f"{url}/-/ready", auth=auth, timeout=1).status_code == 200:
-                return
+            return httpx.get(f"{url}/-/ready", auth=auth, timeout=1).status_code == 200
         except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"prometheus did not become ready: {log.read_text()}")
+            return False
 
-
-def wait_for(condition: Any, timeout: float = 20.0, what: str = "condition") -> Any:
-    """Poll `condition()` until it returns something truthy; return that."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    wait_for(ready, timeout, f"prometheus to become ready ({log})")
 
 
 # --- a scripted fake --------------------------------------------------------------------------
+
+
+HOLD_LIMIT = 60.0  # a held answer is released by then at the latest (a forgotten reset)
 
 
 @dataclass
@@ -168,7 +159,7 @@ class Answer:
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
+    hold: bool = False  # answer only once the test releases it (FakePrometheus.reset)
 
 
 def success(data: Any, **extra: Any) -> Answer:
@@ -197,6 +188,8 @@ class FakePrometheus:
     def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.script: dict[str, deque[Answer]] = {}
         self.seen: list[Seen] = []
+        # a held answer waits for this: the client's own timeout decides, never a fixed delay
+        self.released = threading.Event()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -226,9 +219,11 @@ class FakePrometheus:
         self.script[path] = deque(answers)
 
     def reset(self) -> None:
-        """Forget the script and the requests seen."""
+        """Release held answers; forget the script and the requests seen."""
+        self.released.set()
         self.script.clear()
         self.seen.clear()
+        self.released = threading.Event()
 
     def answer(self, handler: BaseHTTPRequestHandler, path: str) -> None:
         """Send the next scripted answer for `path` (404 text if none)."""
@@ -237,7 +232,8 @@ class FakePrometheus:
             answer = queue.popleft() if len(queue) > 1 else queue[0]
         else:
             answer = Answer(404, "404 page not found")
-        time.sleep(answer.delay)
+        if answer.hold:
+            self.released.wait(HOLD_LIMIT)
         raw = answer.body if isinstance(answer.body, bytes) else (
             answer.body.encode() if isinstance(answer.body, str) else json.dumps(answer.body).encode())
         handler.send_response(answer.status)

@@ -17,8 +17,8 @@ from tests.connectors.postgres_fixtures import (
     pg_connector,
     seeded_database,
     session_state,
-    wait_for,
 )
+from tests.waiting import wait_for
 
 
 @pytest.fixture(scope="module")

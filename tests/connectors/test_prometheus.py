@@ -26,8 +26,8 @@ from tests.connectors.prometheus_fixtures import (
     Exporter,
     exporter,
     prometheus_server,
-    wait_for,
 )
+from tests.waiting import wait_for
 from triage.analysis.metrics import metric_shifts
 from triage.analysis.signals import AnalysisWindow, CitedEvidence
 from triage.cli import app

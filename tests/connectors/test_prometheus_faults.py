@@ -132,7 +132,7 @@ def test_echoed_credentials_are_scrubbed(fake: FakePrometheus, caplog: pytest.Lo
 
 
 def test_slow_answer_times_out_without_retry(fake: FakePrometheus):
-    fake.on("/api/v1/query_range", Answer(200, {"status": "success", "data": MATRIX}, delay=1.0))
+    fake.on("/api/v1/query_range", Answer(200, {"status": "success", "data": MATRIX}, hold=True))
     ev = make(fake.url, timeout_seconds=0.2).query(req("up"))
     assert ev.error == ("prometheus did not answer within the 0.2s timeout (ReadTimeout); narrow the "
                         "query or the time range")

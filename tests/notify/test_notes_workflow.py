@@ -24,7 +24,8 @@ from tests.notify.fixtures import (
     notes_settings,
     posts,
 )
-from tests.workers import start_worker, state_of, wait_for
+from tests.waiting import wait_for
+from tests.workers import start_worker, state_of
 from triage.app import create_app
 from triage.config import Settings, TriageConfig
 from triage.failpoints import EXIT_CODE

@@ -23,7 +23,8 @@ from tests.notify.slack_fixtures import (
     slack_settings,
     with_channel,
 )
-from tests.workers import start_worker, state_of, wait_for
+from tests.waiting import wait_for
+from tests.workers import start_worker, state_of
 from triage.agent.tools import StepLog
 from triage.app import create_app
 from triage.config import TriageConfig
