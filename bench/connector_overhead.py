@@ -223,7 +223,8 @@ def prometheus_target(url: str | None) -> Iterator[str]:
     if url is not None:
         yield url.rstrip("/")
         return
-    from tests.connectors.prometheus_fixtures import exporter, prometheus_server, wait_for
+    from tests.connectors.prometheus_fixtures import exporter, prometheus_server
+    from tests.waiting import wait_for
 
     with exporter() as exp, prometheus_server(exp.port, auth=False) as server:
         for shard in "cdefgh":

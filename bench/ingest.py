@@ -55,7 +55,6 @@ from bench.ingest_load import ROUTE, RunResult, deliveries, drive
 from bench.loopback_http import HOST
 from bench.servers import BenchError, Server, child_env, free_port
 
-ROOT = Path(__file__).resolve().parents[1]
 GOAL_P99_MS = 50.0
 GOAL_RATIO = 3.0
 MAX_REQUESTS = 1_000_000

@@ -24,11 +24,11 @@ The summary, the report's first lines, the final note and the JSON all carry thi
 from __future__ import annotations
 
 from triage.agent.base import Findings, Hypothesis
+from triage.agent.rules import ABSTAIN_BELOW
 from triage.fix.diffs import ChangeKind, classify_change, diff_excerpt
 from triage.fix.records import CommitInfo, FixSection
 from triage.models import StepRecord
 
-ABSTAIN_BELOW = 0.35
 BLAMING = frozenset({"bad-deploy", "config-change"})
 NOT_REPRODUCED_FACTOR = 0.3  # a correlation the sandbox refuted keeps little of its weight
 REPRODUCED_FLOOR = 0.8  # a deploy whose build fails the repro is very likely the cause

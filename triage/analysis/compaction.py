@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.timeparse import parse_timestamp
-from triage.analysis.logs import ERROR_LEVELS
+from triage.analysis.levels import ERROR_LEVELS, WARNING_LEVELS
 from triage.analysis.signals import AnalysisWindow
 from triage.analysis.templates import (
     MinerConfig,
@@ -36,7 +36,6 @@ from triage.analysis.templates import (
     no_redaction,
 )
 
-WARNING_LEVELS = frozenset({"warn", "warning"})
 MAX_TEMPLATE_CHARS = 160
 MAX_TOP = 15  # the busiest templates are context; the news is in NEW and RISEN
 MAX_BUCKETS = 240

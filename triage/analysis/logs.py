@@ -8,12 +8,12 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
-from triage.analysis.levels import ERROR_LEVELS, failure_text, severity_of
+from triage.analysis.levels import failure_text, severity_of
 from triage.analysis.shapes import shape_of, shape_shares
 from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal, SignalKind, Thresholds
 from triage.analysis.templates import TemplateChange, TemplateWindows, no_redaction
 
-__all__ = ["ERROR_LEVELS", "error_spike", "new_error_templates"]
+__all__ = ["error_spike", "new_error_templates"]
 
 SHOWN_TEMPLATES = 5
 ONSET_SHARE = 0.1
