@@ -5,28 +5,21 @@ is kept in test-artifacts/."""
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 from pydantic import SecretStr
 
 from tests.conftest import DEMO, make_settings
-from triage.app import create_app
+from tests.report.browser import CHROMIUM, chromium, loopback_socket, serving
 from triage.config import parse_config
 from triage.report.links import LinkSigner
 from triage.runtime import Runtime
 from triage.scenarios import load_scenario, run_scenario
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 KEY = "b" * 48
 
@@ -39,35 +32,22 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     """A finished demo investigation behind real uvicorn; yields (base URL, investigation id)."""
     tmp = tmp_path_factory.mktemp("browser")
     _, outcome = run_scenario(DEMO, make_settings(tmp), keep_dir=tmp / "demo")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock, base = loopback_socket()
     settings = make_settings(tmp, data_dir=tmp / "demo", public_url=base,
                              report_signing_keys=[SecretStr(KEY)])
     runtime = Runtime.from_settings(settings, parse_config(load_scenario(DEMO).config,
                                                            tmp / "demo", "demo"))
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
     try:
-        yield base, outcome.investigation_id
+        with serving(runtime, sock):
+            yield base, outcome.investigation_id
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
         runtime.close()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium(sync_api) as launched:
+        yield launched
 
 
 def test_the_report_renders_expands_and_its_links_work(served: tuple[str, str],

@@ -6,19 +6,14 @@ links never run when clicked, and the page's CSP blocks a `javascript:` link eve
 from __future__ import annotations
 
 import copy
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import uvicorn
 from pydantic import SecretStr
 
 from tests.conftest import CHECKOUT_CONFIG, compact, make_settings, pd_headers, sample
+from tests.report.browser import CHROMIUM, chromium, loopback_socket, serving
 from triage import repository as repo
-from triage.app import create_app
 from triage.config import parse_config
 from triage.fix.records import FixSection, PublishRecord, PullRequestInfo, ReproRecord
 from triage.report.build import ReportStep, build_report
@@ -26,9 +21,6 @@ from triage.report.render import render_markdown
 from triage.runtime import Runtime
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 AM_TOKEN = "am-token-for-the-xss-test"
 # Each sets the title to its own name when it runs (`void`: the page stays); browsers ignore
 # tabs and newlines inside a scheme.
@@ -85,41 +77,30 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list
     import httpx
 
     tmp = tmp_path_factory.mktemp("xss")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock, base = loopback_socket()
     settings = make_settings(tmp, public_url=base, alertmanager_open=False,
                              alertmanager_bearer_token=SecretStr(AM_TOKEN))
     runtime = Runtime.from_settings(settings, parse_config(CHECKOUT_CONFIG, tmp, "xss"))
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
     try:
-        am = httpx.post(f"{base}/webhooks/alertmanager", content=_alertmanager_body(),
-                        headers={"authorization": f"Bearer {AM_TOKEN}"})
-        pd_body = _pagerduty_body()
-        pd = httpx.post(f"{base}/webhooks/pagerduty", content=pd_body, headers=pd_headers(pd_body))
-        assert am.status_code == pd.status_code == 202, (am.text, pd.text)
-        ids = [am.json()["results"][0]["investigation_id"], pd.json()["results"][0]["investigation_id"]]
-        _plant_step_and_pull_request(runtime, ids[0])
-        yield base, ids
+        with serving(runtime, sock):
+            am = httpx.post(f"{base}/webhooks/alertmanager", content=_alertmanager_body(),
+                            headers={"authorization": f"Bearer {AM_TOKEN}"})
+            pd_body = _pagerduty_body()
+            pd = httpx.post(f"{base}/webhooks/pagerduty", content=pd_body,
+                            headers=pd_headers(pd_body))
+            assert am.status_code == pd.status_code == 202, (am.text, pd.text)
+            ids = [am.json()["results"][0]["investigation_id"],
+                   pd.json()["results"][0]["investigation_id"]]
+            _plant_step_and_pull_request(runtime, ids[0])
+            yield base, ids
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
         runtime.close()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium(sync_api) as launched:
+        yield launched
 
 
 def _click_every_planted_link(page: object, names: list[str], *, exact: bool = True) -> list[str]:
