@@ -1,4 +1,5 @@
-"""Feedback on a verdict from the command line (`triage feedback`), stored like Slack's buttons'."""
+"""Feedback on a verdict, one validation and one store for every source: the command line
+(`triage feedback`), Slack's buttons and modal, and PagerDuty resolution notes."""
 
 from __future__ import annotations
 
@@ -33,12 +34,12 @@ class Feedback:
     def validate(self) -> None:
         """Raise FeedbackError for an unknown category, a malformed commit or no verdict."""
         if not self.right and self.category is None:
-            raise FeedbackError("say --right, or the true cause with --category")
+            raise FeedbackError("say the verdict was right, or give the true cause's category")
         if self.category is not None and self.category not in CATEGORIES:
             raise FeedbackError(f"unknown category {self.category!r}: one of "
                                 f"{', '.join(CATEGORIES)}")
         if self.culprit is not None and not COMMIT.match(self.culprit):
-            raise FeedbackError(f"--culprit {self.culprit!r}: a commit is 7 to 40 hex digits")
+            raise FeedbackError(f"culprit {self.culprit!r} is not a commit: 7 to 40 hex digits")
 
 
 def record(store: Store, redactor: Redactor, investigation_id: str, given: Feedback,

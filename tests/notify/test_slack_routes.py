@@ -149,7 +149,7 @@ def test_right_cause_records_who_said_so(api: TestClient) -> None:
         inv, "right", "ada", "slack")
     body = click("triage_right", "inv_nope")
     answer = api.post("/slack/interactions", content=body, headers=signed(body))
-    assert (answer.status_code, answer.json()) == (400, {"error": "no investigation inv_nope"})
+    assert (answer.status_code, answer.json()) == (400, {"error": "no investigation inv_nope in this store"})
 
 
 def test_wrong_cause_opens_the_modal_and_its_submission_is_stored(
@@ -162,8 +162,10 @@ def test_wrong_cause_opens_the_modal_and_its_submission_is_stored(
         "12466734323.1395872398", "triage_wrong_cause", inv)
     assert [block["block_id"] for block in view["blocks"]] == ["category", "culprit", "note"]
 
-    def submit(culprit: str) -> Any:
-        values = {"category": {"value": {"type": "plain_text_input", "value": "dependency"}},
+    def submit(culprit: str, category: str | None = "dependency-failure") -> Any:
+        chosen = {"selected_option": {"text": {"type": "plain_text", "text": category},
+                                      "value": category}} if category else {"selected_option": None}
+        values = {"category": {"value": {"type": "static_select", **chosen}},
                   "culprit": {"value": {"type": "plain_text_input", "value": culprit}},
                   "note": {"value": {"type": "plain_text_input", "value": "the ledger DB failed"}}}
         body = interaction({"type": "view_submission", "user": {"id": "U1", "username": "grace"},
@@ -173,12 +175,16 @@ def test_wrong_cause_opens_the_modal_and_its_submission_is_stored(
 
     refused = submit("not-a-sha")
     assert refused.json() == {"response_action": "errors",
-                              "errors": {"culprit": "a culprit commit is 7 to 40 hexadecimal digits"}}
+                              "errors": {"culprit": "culprit 'not-a-sha' is not a commit: 7 to 40 hex "
+                                                    "digits"}}
+    # Categories are the ones `triage stats` counts: a category is required for "wrong".
+    assert submit("9f3a1c2", category=None).json() == {"response_action": "errors", "errors": {
+        "category": "say the verdict was right, or give the true cause's category"}}
     assert _feedback(api) == []
     assert submit("9F3A1C2").status_code == 200
     [row] = _feedback(api)
     assert (row["verdict"], row["category"], row["culprit"], row["note"], row["author"]) == (
-        "wrong", "dependency", "9f3a1c2", "the ledger DB failed", "grace")
+        "wrong", "dependency-failure", "9f3a1c2", "the ledger DB failed", "grace")
 
 
 def test_investigate_again_enqueues_a_new_investigation_of_the_same_alert(api: TestClient) -> None:

@@ -4,15 +4,13 @@ latest verdict. Each runs on a store writer thread (see `triage.intake.common.pe
 
 from __future__ import annotations
 
-import re
-
 from triage import repository as repo
+from triage.feedback import Feedback, FeedbackError, record
 from triage.intake.common import IntakeResult, accept_alerts
 from triage.models import Alert, AlertStatus, Severity, Source, utcnow
 from triage.report.links import links_for
 from triage.runtime import Runtime
 
-COMMIT = re.compile(r"^[0-9a-fA-F]{7,40}$")
 MAX_FIELD = 2_000
 
 
@@ -20,20 +18,16 @@ class ActionError(Exception):
     """A request Slack delivered that cannot be carried out; the message is shown to the user."""
 
 
-def record_feedback(runtime: Runtime, investigation_id: str, verdict: str, author: str, *,
+def record_feedback(runtime: Runtime, investigation_id: str, author: str, *, right: bool,
                     category: str | None = None, culprit: str | None = None,
                     note: str | None = None) -> None:
-    """Store feedback on an existing investigation (free text redacted, as all stored text)."""
-    if culprit and not COMMIT.match(culprit):
-        raise ActionError("a culprit commit is 7 to 40 hexadecimal digits")
-    redact = runtime.redactor.redact_text
-    with runtime.store.transaction() as conn:
-        if repo.get_investigation(conn, investigation_id) is None:
-            raise ActionError(f"no investigation {investigation_id}")
-        repo.add_feedback(conn, investigation_id, verdict, Source.SLACK.value, author,
-                          category=redact(category[:64]) if category else None,
-                          culprit=culprit.lower() if culprit else None,
-                          note=redact(note[:MAX_FIELD]) if note else None)
+    """Store feedback through `triage.feedback.record`, the one validation every source shares."""
+    given = Feedback(right=right, author=author, category=category, culprit=culprit,
+                     note=note[:MAX_FIELD] if note else None)
+    try:
+        record(runtime.store, runtime.redactor, investigation_id, given, source=Source.SLACK.value)
+    except FeedbackError as exc:
+        raise ActionError(str(exc)) from exc
 
 
 def investigate_again(runtime: Runtime, investigation_id: str, click: str,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from triage.feedback import CATEGORIES
 from triage.models import Alert
 from triage.report.build import Report
 
@@ -100,18 +101,24 @@ def reply_blocks(body: str, link: str, investigation_id: str) -> list[Block]:
 
 
 def wrong_cause_view(investigation_id: str) -> Block:
-    """The "Wrong cause…" modal: the right category, the culprit commit, free text."""
+    """The "Wrong cause…" modal: the right category (one of `triage.feedback.CATEGORIES`, so that
+    Slack's feedback counts in `triage stats` like the command line's), the culprit, free text."""
     def field(block_id: str, label: str, placeholder: str, multiline: bool = False) -> Block:
         return {"type": "input", "block_id": block_id, "optional": True,
                 "label": _plain(label, 2000),
                 "element": {"type": "plain_text_input", "action_id": "value",
                             "multiline": multiline, "placeholder": _plain(placeholder, 150)}}
 
+    category: Block = {
+        "type": "input", "block_id": "category", "label": _plain("The right category", 2000),
+        "element": {"type": "static_select", "action_id": "value",
+                    "placeholder": _plain("what really caused it", 150),
+                    "options": [{"text": _plain(name, 75), "value": name}
+                                for name in CATEGORIES]}}
     return {"type": "modal", "callback_id": WRONG_CAUSE_VIEW, "private_metadata": investigation_id,
             "title": _plain("Wrong cause", 24), "submit": _plain("Record", 24),
             "close": _plain("Cancel", 24),
-            "blocks": [field("category", "The right category",
-                             "bad-deploy, config-change, dependency, capacity, …"),
+            "blocks": [category,
                        field("culprit", "Culprit commit", "a commit SHA (7 to 40 hex digits)"),
                        field("note", "What really happened", "free text", multiline=True)]}
 

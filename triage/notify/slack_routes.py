@@ -109,7 +109,7 @@ async def _button(runtime: Runtime, action: dict[str, Any], author: str, trigger
     kind, investigation_id = action.get("action_id"), str(action.get("value", ""))
     try:
         if kind == RIGHT:
-            await persist(actions.record_feedback, runtime, investigation_id, "right", author)
+            await persist(actions.record_feedback, runtime, investigation_id, author, right=True)
         elif kind == WRONG:
             await run_in_threadpool(_open_modal, runtime, trigger, investigation_id)
         elif kind == AGAIN:
@@ -136,14 +136,18 @@ async def _wrong_cause(runtime: Runtime, view: dict[str, Any], author: str) -> R
     values = (view.get("state") or {}).get("values") or {}
 
     def field(block_id: str) -> str | None:
-        value = ((values.get(block_id) or {}).get("value") or {}).get("value")
+        element = (values.get(block_id) or {}).get("value") or {}
+        # A text input answers with `value`; the category's select with `selected_option`.
+        value = (element.get("selected_option") or {}).get("value", element.get("value"))
         return value.strip() or None if isinstance(value, str) else None
 
     try:
         await persist(actions.record_feedback, runtime, str(view.get("private_metadata", "")),
-                      "wrong", author, category=field("category"), culprit=field("culprit"),
+                      author, right=False, category=field("category"), culprit=field("culprit"),
                       note=field("note"))
     except actions.ActionError as exc:
-        block = "culprit" if "commit" in str(exc) else "note"
+        message = str(exc)
+        block = ("culprit" if "commit" in message else "category" if "categor" in message
+                 else "note")
         return JSONResponse({"response_action": "errors", "errors": {block: str(exc)}})
     return Response(status_code=200)  # an empty 200 closes the modal
