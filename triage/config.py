@@ -104,6 +104,8 @@ class SlackConfig(StrictModel):
     """Where investigation threads go when a service names no channel of its own."""
 
     default_channel: SlackChannel | None = None
+    incident_channels: bool = Field(default=True, description="post into the PagerDuty incident's "
+                                    "own channel when its conference bridge links one")
 
 
 class ServiceConfig(StrictModel):

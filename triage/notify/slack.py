@@ -20,6 +20,7 @@ from triage.agent.tools import StepLog
 from triage.failpoints import failpoint
 from triage.models import Alert, StepKind, utcnow
 from triage.notify import slack_blocks as blocks
+from triage.notify import slack_channel
 from triage.notify.content import NoteKind, final_note, first_note
 from triage.notify.notes import _report
 from triage.notify.slack_client import PostedMessage, SlackError, SlackPoster
@@ -42,11 +43,15 @@ def post_slack(runtime: Runtime, investigation_id: str, kind: NoteKind, steps: S
     """Post (or find, or skip) this stage's Slack messages; add the steps that say which."""
     started = utcnow()
     with runtime.store.read() as conn:
-        alert = repo.alert_of_investigation(conn, investigation_id)
         row = repo.get_investigation(conn, investigation_id)
+        if row is None:
+            raise KeyError(f"no investigation {investigation_id}")
+        alert, alert_row = repo.load_alert(conn, row["alert_id"])
         recorded = recorded_messages(conn, investigation_id)
-    service = row["service"] if row else None
-    channel = runtime.config.slack_channel_for(service)
+    service = row["service"]
+    choices = slack_channel.candidates(runtime.config, alert, alert_row["payload"], service)
+    parent = recorded.get(PARENT)
+    channel = str(parent["channel"]) if parent else (choices[0].channel if choices else None)
     arguments = {"kind": kind.value, "channel": channel}
     reason = runtime.settings.slack_disabled_because() or (
         None if channel else f"no Slack channel for service {service or '(unmapped)'} "
@@ -55,10 +60,10 @@ def post_slack(runtime: Runtime, investigation_id: str, kind: NoteKind, steps: S
         steps.add(StepKind.STAGE, STEP, arguments, "skipped",
                   f"no {kind.value} Slack message: {reason}", {}, started, 0.0)
         return
-    assert channel is not None
     poster = SlackPoster.from_settings(runtime.settings)
     try:
-        done = _post(runtime, poster, investigation_id, kind, alert, service, channel, recorded)
+        done, where = _post(runtime, poster, investigation_id, kind, alert, service, choices,
+                            recorded)
     except SlackError as exc:
         steps.add(StepKind.STAGE, STEP, arguments, "error",
                   f"the {kind.value} Slack message was not posted: {exc.message}", {}, started,
@@ -75,30 +80,25 @@ def post_slack(runtime: Runtime, investigation_id: str, kind: NoteKind, steps: S
     how = ", ".join(f"{name} {_FOUND if m.recovered else 'posted'} as {m.ts}"
                     for name, m in done.items() if m is not None)
     edited = "; the parent now shows the verdict" if kind == NoteKind.FINAL else ""
-    steps.add(StepKind.STAGE, STEP, arguments, "ok",
-              f"Slack {kind.value} message in {channel}: {how or 'already recorded'}{edited}",
+    steps.add(StepKind.STAGE, STEP, arguments | {"channel": where}, "ok",
+              f"Slack {kind.value} message in {where}: {how or 'already recorded'}{edited}",
               {name: {"ts": m.ts, "recovered": m.recovered} for name, m in done.items()
                if m is not None}, started, (utcnow() - started).total_seconds() * 1000)
 
 
 def _post(runtime: Runtime, poster: SlackPoster, investigation_id: str, kind: NoteKind,
-          alert: Alert, service: str | None, channel: str,
-          recorded: dict[str, dict[str, object]]) -> dict[str, PostedMessage | None]:
-    """Parent (unless recorded), then this stage's reply, then (final) the parent's edit."""
+          alert: Alert, service: str | None, choices: list[slack_channel.Candidate],
+          recorded: dict[str, dict[str, object]]) -> tuple[dict[str, PostedMessage | None], str]:
+    """Parent (unless recorded), then this stage's reply, then (final) the parent's edit; returns
+    what was posted and where (the channel, and why there when it was not the first choice)."""
     link = links_for(runtime.settings, runtime.settings.public_url).report(investigation_id)
     done: dict[str, PostedMessage | None] = {}
     alert = runtime.redactor.redact_model(alert)
     parent = recorded.get(PARENT)
-    with runtime.store.read() as conn:
-        row = repo.get_investigation(conn, investigation_id)
-    created = row["created_at"] if row else None
+    where = str(parent["channel"]) if parent else ""
     if parent is None:
-        # The parent cannot predate its investigation: search back to then (less a minute for
-        # clock skew), not the channel's whole history.
-        posted = poster.post_once(
-            channel, marker(investigation_id, PARENT), f"Triage: {alert.title} ({service})",
-            blocks.parent_blocks(alert, service, link, None, investigation_id),
-            oldest=created.timestamp() - 60 if created else None)
+        posted, where = _post_parent(runtime, poster, investigation_id, alert, service, link,
+                                     choices)
         _record(runtime, investigation_id, PARENT, posted)
         done[PARENT] = posted
         parent = {"channel": posted.channel, "ts": posted.ts}
@@ -119,7 +119,36 @@ def _post(runtime: Runtime, poster: SlackPoster, investigation_id: str, kind: No
         verdict = runtime.redactor.redact_text(blocks.verdict_line(report))
         poster.update(parent_channel, parent_ts, f"Triage: {alert.title} — {verdict}",
                       blocks.parent_blocks(alert, service, link, verdict, investigation_id))
-    return done
+    return done, where
+
+
+def _post_parent(runtime: Runtime, poster: SlackPoster, investigation_id: str, alert: Alert,
+                 service: str | None, link: str,
+                 choices: list[slack_channel.Candidate]) -> tuple[PostedMessage, str]:
+    """The parent in the first channel that takes it: a channel the bot cannot use (not invited
+    to the incident's channel, archived) passes to the next. Deterministic, so a retry after a
+    crash tries the same channels in the same order and finds the parent where it went."""
+    with runtime.store.read() as conn:
+        row = repo.get_investigation(conn, investigation_id)
+    created = row["created_at"] if row else None
+    skipped: list[str] = []
+    for number, choice in enumerate(choices, 1):
+        try:
+            # The parent cannot predate its investigation: search back to then (less a minute
+            # for clock skew), not the channel's whole history.
+            posted = poster.post_once(
+                choice.channel, marker(investigation_id, PARENT),
+                f"Triage: {alert.title} ({service})",
+                blocks.parent_blocks(alert, service, link, None, investigation_id),
+                oldest=created.timestamp() - 60 if created else None)
+        except SlackError as exc:
+            if exc.code not in slack_channel.FALLBACK_CODES or number == len(choices):
+                raise
+            skipped.append(f"{choice.channel} ({choice.origin}): {exc.code}")
+            continue
+        where = f"{posted.channel} ({choice.origin})"
+        return posted, where + (f"; not {', '.join(skipped)}" if skipped else "")
+    raise SlackError("no Slack channel to post in")
 
 
 def _record(runtime: Runtime, investigation_id: str, kind: str, posted: PostedMessage) -> None:

@@ -37,9 +37,10 @@ _HINTS = {"not_in_channel": "invite the app to the channel (/invite @triage)",
 class SlackError(Exception):
     """A Slack call failed; the message says what Slack answered."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, code: str = "") -> None:
         super().__init__(message)
         self.message = message
+        self.code = code  # Slack's own error code (`not_in_channel`, ...), "" when none
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ class SlackPoster:
             except SlackApiError as exc:
                 status = exc.response.status_code
                 if status < 500 or attempt == tries:
-                    raise SlackError(self._describe(what, exc)) from exc
+                    raise SlackError(self._describe(what, exc), _code(exc)) from exc
             except (SlackClientError, OSError) as exc:
                 if attempt == tries:
                     raise SlackError(self._scrub(
@@ -145,7 +146,7 @@ class SlackPoster:
 
     def _describe(self, what: str, exc: SlackApiError) -> str:
         """Slack's own error code for a failed call, with a hint, never the token."""
-        code = str(exc.response.get("error", "")) if isinstance(exc.response.data, dict) else ""
+        code = _code(exc)
         hint = _HINTS.get(code, "")
         return self._scrub(f"Slack answered {exc.response.status_code} {code or '(no error code)'} "
                            f"to {what}" + (f" — {hint}" if hint else ""))
@@ -155,3 +156,8 @@ class SlackPoster:
 
     def close(self) -> None:
         """Nothing pooled: WebClient opens a connection per call."""
+
+
+def _code(exc: SlackApiError) -> str:
+    """Slack's error code of a failed call (`error` in its JSON answer)."""
+    return str(exc.response.get("error", "")) if isinstance(exc.response.data, dict) else ""
