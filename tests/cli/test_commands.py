@@ -130,6 +130,28 @@ def test_config_check_reports_enabled_and_disabled_parts(workdir: Path,
     assert "PagerDuty intake: enabled" in result.output
     assert "Datadog intake: disabled — set TRIAGE_DATADOG_WEBHOOK_TOKEN" in result.output
     assert "checkout: connectors ['logs', 'metrics', 'orders_db', 'deploys']" in result.output
+    assert "Slack threads: disabled — TRIAGE_SLACK_BOT_TOKEN is not set" in result.output
+    assert ("Slack buttons and /triage: disabled — set TRIAGE_SLACK_SIGNING_SECRET"
+            in result.output)
+
+
+def test_config_check_says_where_slack_threads_go(workdir: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRIAGE_SLACK_BOT_TOKEN", "xoxb-test-token")
+    (workdir / "triage.yaml").write_text(yaml.safe_dump({
+        "services": [{"name": "checkout", "slack_channel": "C0CHECKOUT1"}, {"name": "search"}]}))
+    result = runner.invoke(app, ["config", "check"])
+    assert result.exit_code == 0, result.output
+    assert ("Slack threads: enabled (own channel for checkout, the PagerDuty incident's channel "
+            "first when it links one); no thread for search (no channel of its own, no default)"
+            in result.output)
+    (workdir / "triage.yaml").write_text(yaml.safe_dump({"services": [{"name": "search"}]}))
+    monkeypatch.setenv("TRIAGE_SLACK_SIGNING_SECRET", "s3cr3t-signing")
+    monkeypatch.delenv("TRIAGE_SLACK_BOT_TOKEN")
+    result = runner.invoke(app, ["config", "check"])
+    assert "Slack threads: disabled — TRIAGE_SLACK_BOT_TOKEN is not set" in result.output
+    assert ("Slack buttons and /triage: enabled (requests verified with the signing secret); the "
+            "Wrong cause… form cannot open without TRIAGE_SLACK_BOT_TOKEN") in result.output
 
 
 def test_config_check_flags_an_unset_secret_naming_connector_and_variable(

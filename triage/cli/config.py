@@ -9,7 +9,7 @@ import typer
 from triage.cli import init
 
 if TYPE_CHECKING:
-    from triage.config import TriageConfig
+    from triage.config import Settings, TriageConfig
 
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 
@@ -62,6 +62,7 @@ def config_check() -> None:
         _part("Datadog intake", bool(settings.datadog_webhook_token),
               "set TRIAGE_DATADOG_WEBHOOK_TOKEN"),
         *check_lines(settings),
+        *slack_lines(settings, config),
         brain_status(settings, config.brain),
         *budget_lines(settings, config.brain),
         f"sandbox: {config.sandbox}",
@@ -78,6 +79,34 @@ def config_check() -> None:
     typer.echo("\n".join(lines))
     if library.errors or secrets or (config.brain == "claude" and model_problem(settings)):
         raise typer.Exit(1)
+
+
+def slack_lines(settings: Settings, config: TriageConfig) -> list[str]:
+    """Where threads go (or why none are posted) and whether buttons and `/triage` are verified."""
+    own = [s.name for s in config.services if s.slack_channel]
+    default = config.slack.default_channel
+    where = ", ".join(part for part in (
+        f"default channel {default}" if default else "",
+        f"own channel for {', '.join(own)}" if own else "",
+        "the PagerDuty incident's channel first when it links one"
+        if config.slack.incident_channels and (default or own) else "") if part)
+    silent = [s.name for s in config.services if not s.slack_channel] if not default else []
+    if reason := settings.slack_disabled_because():
+        threads = f"disabled — {reason}"
+    elif not where:
+        threads = ("no channel — set slack.default_channel or a service's slack_channel in "
+                   "triage.yaml (channel IDs, C0123ABCD)")
+    else:
+        threads = f"enabled ({where})" + (
+            f"; no thread for {', '.join(silent)} (no channel of its own, no default)"
+            if silent else "")
+    if settings.slack_signing_secret is None:
+        buttons = "disabled — set TRIAGE_SLACK_SIGNING_SECRET (/slack/* answers 401)"
+    else:
+        buttons = "enabled (requests verified with the signing secret)" + (
+            "; the Wrong cause… form cannot open without TRIAGE_SLACK_BOT_TOKEN"
+            if settings.slack_bot_token is None else "")
+    return [f"Slack threads: {threads}", f"Slack buttons and /triage: {buttons}"]
 
 
 def _part(name: str, enabled: bool, why_not: str) -> str:
