@@ -2,31 +2,39 @@
 
 A bundle is a folder with `scenario.yaml`, `alert.json` (the body exactly as delivered) and the
 data its connectors read: `logs.jsonl`, `metrics.csv`, `db.sql` (loaded into SQLite as
-`db.sqlite`), `deploys.json`, and later `repo.bundle`.
+`db.sqlite`), `deploys.json`, `repo.bundle`, and `db_activity.yaml` (sessions to hold open).
+Replayed through the file connectors (`files`, the default) or loaded into real servers and read
+through the production connectors (`real`, see `triage.backends`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from triage.backends.usage import ConnectorUse, connector_use, real_reason
 from triage.config import ConfigError, Settings, parse_config
 from triage.models import Source
 from triage.replay import ReplayOutcome, replay
 from triage.report.build import Report
 from triage.report.render import render_markdown
 
+if TYPE_CHECKING:
+    from triage.backends.servers import Servers
+
 FALSE_ALARM = "false-alarm"  # the truth of an incident that has no cause to name
 ABSTAIN = "abstain"  # what a report predicts when it declines to name a cause
 COMMIT_CATEGORIES = frozenset({"bad-deploy", "config-change"})
+Backends = Literal["files", "real"]
 
 
 class ScenarioError(Exception):
@@ -69,6 +77,8 @@ class Scenario(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
     incident_time: datetime
     config: dict[str, Any] = Field(description="triage.yaml for the replay; paths are bundle-relative")
+    requires: Backends = Field(default="files", description="`real`: replay only through the real "
+                               "backends (implied by db_activity.yaml)")
     expectations: Expectations = Field(default_factory=Expectations)
 
 
@@ -91,10 +101,14 @@ class ScenarioResult(BaseModel):
     predicted: str | None = Field(default=None, description="the top category, or `abstain`")
     confidence: float | None = Field(default=None, description="the top hypothesis's confidence")
     blamed_commit: bool | None = Field(default=None, description="a commit or deploy is the cause")
+    backend: Backends = "files"
+    skipped: str | None = Field(default=None, description="why the bundle was not replayed")
+    connectors: list[ConnectorUse] = Field(default_factory=list, description="per connector: "
+                                           "where it read, how many queries, how long")
 
     @property
     def passed(self) -> bool:
-        """Every check met and no error."""
+        """Every check met and no error (a skipped bundle is not a failure)."""
         return self.error is None and all(c.met for c in self.checks)
 
 
@@ -123,23 +137,43 @@ def stage_bundle(bundle: Path, workdir: Path) -> None:
 
 
 def run_scenario(bundle: Path, settings: Settings | None = None, keep_dir: Path | None = None,
-                 playbook_dirs: list[Path] | None = None) -> tuple[Scenario, ReplayOutcome]:
+                 playbook_dirs: list[Path] | None = None, backends: Backends = "files",
+                 servers: Servers | None = None) -> tuple[Scenario, ReplayOutcome]:
     """Replay one bundle through the webhook route and the workflow, in a fresh store
-    (with `playbook_dirs` added to the bundle's own configuration)."""
+    (with `playbook_dirs` added to the bundle's own configuration); `real` loads it into
+    `servers` (started for this bundle alone when not given) and reads it from there."""
+    return _run(bundle, settings, keep_dir, playbook_dirs, backends, servers)[:2]
+
+
+def _run(bundle: Path, settings: Settings | None, keep_dir: Path | None,
+         playbook_dirs: list[Path] | None, backends: Backends,
+         servers: Servers | None) -> tuple[Scenario, ReplayOutcome, dict[str, str]]:
+    """`run_scenario`, also returning where each connector read (`type URL`)."""
     scenario = load_scenario(bundle)
     workdir = keep_dir or Path(tempfile.mkdtemp(prefix=f"triage-{scenario.name}-"))
     stage_bundle(bundle, workdir)
-    try:
-        config = parse_config(scenario.config, workdir, f"{bundle}/scenario.yaml: config")
-    except ConfigError as exc:
-        raise ScenarioError(str(exc)) from exc
-    config.playbook_dirs += [p.resolve() for p in playbook_dirs or []]
-    base = settings or Settings()
-    run_settings = base.model_copy(update={"data_dir": workdir, "database_url": None,
-                                           "config": None})
-    body = (bundle / "alert.json").read_bytes()
-    outcome = replay(run_settings, config, scenario.source, body, scenario.headers)
-    return scenario, outcome
+    raw = scenario.config
+    with contextlib.ExitStack() as stack:
+        where = {name: f"{c.get('type')} {c.get('path', '')}".strip()
+                 for name, c in (raw.get("connectors") or {}).items() if isinstance(c, dict)}
+        if backends == "real":
+            from triage.backends.load import loaded
+            from triage.backends.servers import Servers
+
+            in_use = servers or stack.enter_context(Servers())
+            found = stack.enter_context(loaded(bundle, workdir, raw, in_use, scenario.name))
+            raw, where = found.config, found.backends
+        try:
+            config = parse_config(raw, workdir, f"{bundle}/scenario.yaml: config")
+        except ConfigError as exc:
+            raise ScenarioError(str(exc)) from exc
+        config.playbook_dirs += [p.resolve() for p in playbook_dirs or []]
+        base = settings or Settings()
+        run_settings = base.model_copy(update={"data_dir": workdir, "database_url": None,
+                                               "config": None})
+        body = (bundle / "alert.json").read_bytes()
+        outcome = replay(run_settings, config, scenario.source, body, scenario.headers)
+    return scenario, outcome, where
 
 
 @dataclass(frozen=True)
@@ -226,18 +260,24 @@ def _blamed(report: Report) -> str:
     return f"top hypothesis [{top.category}]{commit}: {top.title}"
 
 
-def evaluate(bundle: Path, settings: Settings | None = None) -> ScenarioResult:
-    """Replay and check one bundle; a replay that breaks is a failed result, not a crash."""
+def evaluate(bundle: Path, settings: Settings | None = None, backends: Backends = "files",
+             servers: Servers | None = None) -> ScenarioResult:
+    """Replay and check one bundle; a replay that breaks is a failed result, not a crash; a
+    bundle that needs the real backends is skipped (with the reason) under `files`."""
     try:
-        scenario, outcome = run_scenario(bundle, settings)
+        if backends == "files" and (reason := real_reason(bundle, load_scenario(bundle).requires)):
+            return ScenarioResult(scenario=bundle.name, checks=[], truth=_truth(bundle),
+                                  skipped=f"needs --backends real: {reason}")
+        scenario, outcome, where = _run(bundle, settings, None, None, backends, servers)
     except Exception as exc:
         return ScenarioResult(scenario=bundle.name, checks=[], error=f"{type(exc).__name__}: {exc}",
-                              truth=_truth(bundle))
+                              truth=_truth(bundle), backend=backends)
     concluded = conclusion_of(outcome.report)
     return ScenarioResult(scenario=scenario.name, checks=check(scenario, outcome),
                           report_path=str(outcome.markdown_path),
                           truth=scenario.expectations.truth(), predicted=concluded.predicted,
-                          confidence=concluded.confidence, blamed_commit=concluded.blamed_commit)
+                          confidence=concluded.confidence, blamed_commit=concluded.blamed_commit,
+                          backend=backends, connectors=connector_use(outcome.report, where))
 
 
 def _truth(bundle: Path) -> str | None:

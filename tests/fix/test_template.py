@@ -69,3 +69,13 @@ def test_render_fills_placeholders_and_keeps_doubled_braces() -> None:
     argv = render(["jq", "{{.x}}", "--arg", "{name}", "pre-{name}-post"],
                   {"name": "a b; rm -rf /"})
     assert argv == ["jq", "{.x}", "--arg", "a b; rm -rf /", "pre-a b; rm -rf /-post"]
+
+
+def test_an_object_a_backend_flattened_into_dotted_columns_is_rebuilt() -> None:
+    # Elasticsearch rows: nested objects as `a.b` columns, lists as compact JSON text
+    flat = evidence(EvidenceKind.LOGS, [
+        {"message": "TypeError order=3", "request.order": 3, "request.body.items": '["c",1]',
+         "request.body.note": "[not json", "requested": "x"},
+    ])
+    values = resolve_inputs(spec(request={"match": "TypeError", "field": "request"}), [flat])
+    assert values == {"request": '{"body": {"items": ["c", 1], "note": "[not json"}, "order": 3}'}

@@ -51,11 +51,35 @@ def _value(name: str, wanted: ReproInput, evidence: list[Evidence]) -> str:
     row, hit = found[-1] if wanted.pick == "last" else found[0]
     if wanted.field is None:
         return hit.group(1) if pattern.groups else _text(row)
-    if wanted.field not in row:
+    value = row[wanted.field] if wanted.field in row else _nested(row, wanted.field)
+    if value is None and wanted.field not in row:
         raise InputMissing(f"input {name!r}: the matching row has no field {wanted.field!r} "
                            f"(fields: {', '.join(sorted(row))})")
-    value = row[wanted.field]
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def _nested(row: dict[str, Any], field: str) -> dict[str, Any] | None:
+    """The object a backend flattened into `field.key` columns (Elasticsearch rows), rebuilt."""
+    found: dict[str, Any] = {}
+    for key, value in row.items():
+        if key.startswith(field + "."):
+            *parents, leaf = key[len(field) + 1:].split(".")
+            node = found
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = _listed(value)
+    return found or None
+
+
+def _listed(value: Any) -> Any:
+    """A list the backend stored as compact JSON text in a flattened column, decoded."""
+    if isinstance(value, str) and value.startswith("["):
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            return value
+        return decoded if isinstance(decoded, list) else value
+    return value
 
 
 def _text(row: dict[str, Any]) -> str:

@@ -1,0 +1,136 @@
+"""A throwaway PostgreSQL cluster on a free loopback port (as the unprivileged `postgres` or
+`nobody` user when run as root), and one database per bundle with its `db.sql` loaded."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from triage.backends import BackendError
+
+READONLY_ROLE = "triage_ro"
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def find_pg_bin() -> Path | None:
+    """The newest PostgreSQL server binaries on this machine."""
+    for directory in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (directory / "initdb").exists() and (directory / "pg_ctl").exists():
+            return directory
+    found = shutil.which("initdb")
+    return Path(found).parent if found else None
+
+
+def _as_user() -> tuple[list[str], Any]:
+    """`runuser` to an unprivileged user when we are root (PostgreSQL refuses to run as root)."""
+    if os.geteuid() != 0:
+        return [], None
+    import pwd
+
+    for name in ("postgres", "nobody"):
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return ["runuser", "-u", name, "--"], entry
+    raise BackendError("running as root and no unprivileged user to run PostgreSQL as")
+
+
+class PostgresServer:
+    """initdb into a temporary directory, pg_ctl start; `stop()` removes everything."""
+
+    def __init__(self) -> None:
+        bin_dir = find_pg_bin()
+        if bin_dir is None:
+            raise BackendError("PostgreSQL server binaries (initdb, pg_ctl) not found: install "
+                               "the `postgresql` package (Debian: /usr/lib/postgresql/15/bin)")
+        self._bin = bin_dir
+        self._prefix, user = _as_user()
+        self.root = Path(tempfile.mkdtemp(prefix="triage-eval-pg-"))
+        sock = self.root / "sock"
+        sock.mkdir()
+        if user is not None:
+            for path in (self.root, sock):
+                os.chown(path, user.pw_uid, user.pw_gid)
+        port = free_port()
+        self._run("initdb", "-D", str(self.root / "data"), "-U", "postgres", "--auth=trust",
+                  "-E", "UTF8", "--no-sync")
+        self._run("pg_ctl", "-D", str(self.root / "data"), "-l", str(self.root / "log"), "-w",
+                  "-o", f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off "
+                  "-c max_connections=200", "start")
+        self.admin_dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        self._wait_ready()
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            # the production setup: a login role that reads everything and writes nothing
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(READONLY_ROLE)))
+            conn.execute(sql.SQL("GRANT pg_read_all_data, pg_monitor TO {}").format(
+                sql.Identifier(READONLY_ROLE)))
+
+    def _run(self, tool: str, *args: str) -> None:
+        try:
+            subprocess.run([*self._prefix, str(self._bin / tool), *args], check=True,
+                           capture_output=True)
+        except subprocess.CalledProcessError as exc:
+            self.stop()
+            raise BackendError(f"PostgreSQL {tool} failed: {exc.stderr.decode(errors='replace')}") \
+                from exc
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                psycopg.connect(self.admin_dsn, connect_timeout=2).close()
+                return
+            except psycopg.OperationalError as exc:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise BackendError(f"PostgreSQL did not accept connections: {exc}") from exc
+                time.sleep(0.1)
+
+    def dsn(self, database: str, user: str = "postgres") -> str:
+        """The DSN of one database on this server, as `user`."""
+        rest = self.admin_dsn.split("@", 1)[1].rsplit("/", 1)[0]
+        return f"postgresql://{user}@{rest}/{database}"
+
+    def create_database(self, name: str, script: str | None) -> str:
+        """A fresh database with `script` run in it; its DSN (as the superuser)."""
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        dsn = self.dsn(name)
+        if script:
+            try:
+                with psycopg.connect(dsn, autocommit=True) as conn:
+                    conn.execute(script)  # a script: sent as one simple query
+                    conn.execute("ANALYZE")
+            except psycopg.Error as exc:
+                raise BackendError(f"db.sql does not load into PostgreSQL: {exc}") from exc
+        return dsn
+
+    def drop_database(self, name: str) -> None:
+        """Drop one bundle's database (its sessions are ended first)."""
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+
+    def stop(self) -> None:
+        """Stop the cluster and delete its files."""
+        subprocess.run([*self._prefix, str(self._bin / "pg_ctl"), "-D", str(self.root / "data"),
+                        "-m", "immediate", "stop"], capture_output=True, check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
