@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dbos import DBOS, DBOSClient, DBOSConfig
 
@@ -24,6 +24,9 @@ from triage.config import ConfigError, ServiceConfig, Settings, TriageConfig, lo
 from triage.observability import Metrics
 from triage.playbook import PlaybookLibrary
 from triage.store import Store
+
+if TYPE_CHECKING:
+    from triage.intake.pipeline import IntakePipeline
 
 QUEUE_NAME = "investigations"
 log = logging.getLogger(__name__)
@@ -107,6 +110,14 @@ class Runtime:
         """This runtime's own metrics registry (served at /metrics; see triage.observability)."""
         return Metrics(self.store)
 
+    @cached_property
+    def intake(self) -> IntakePipeline:
+        """The webhook intake's group-commit writer and background promoter, started on first
+        use (an alert's 202 names its investigation; the promoter then creates and enqueues it)."""
+        from triage.intake.pipeline import IntakePipeline  # the intake imports this module
+
+        return IntakePipeline(self)
+
     @property
     def client(self) -> DBOSClient:
         """A DBOS client on the store's database, for enqueueing inside store transactions."""
@@ -115,7 +126,9 @@ class Runtime:
         return self._client
 
     def close(self) -> None:
-        """Release database connections."""
+        """Stop the intake's threads (after committing what is queued); release connections."""
+        if "intake" in self.__dict__:
+            self.intake.close()
         if self._client is not None:
             self._client.destroy()
         self.store.dispose()

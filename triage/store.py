@@ -67,6 +67,9 @@ alerts = sa.Table(
     sa.Column("received_at", UtcDateTime, nullable=False),
     sa.Column("resolved_at", UtcDateTime),
     sa.Column("payload", sa.JSON, nullable=False),
+    # Assigned when the alert is accepted, before its investigation row exists (see
+    # `intake_pending`), so that a repeat of the alert can name the investigation it joined.
+    sa.Column("investigation_id", sa.String(64)),
     sa.UniqueConstraint("source", "dedup_key", name="uq_alerts_source_dedup"),
 )
 
@@ -187,6 +190,18 @@ feedback = sa.Table(
 )
 
 
+# Accepted alerts whose investigation is not created and enqueued yet: the webhook's 202 commits
+# the alert and this row; the background step (triage.intake.promote) turns each row into its
+# investigation and DBOS workflow and deletes it, in one transaction (so exactly once).
+intake_pending = sa.Table(
+    "intake_pending",
+    metadata,
+    sa.Column("investigation_id", sa.String(64), primary_key=True),
+    sa.Column("alert_id", sa.String(64), nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False, index=True),
+)
+
+
 def _add_model_turns(conn: Connection) -> None:
     """Version 2: the Claude brain's durable model turns."""
     model_turns.create(conn, checkfirst=True)
@@ -203,11 +218,19 @@ def _add_slack_and_feedback(conn: Connection) -> None:
     feedback.create(conn, checkfirst=True)
 
 
+def _add_intake_pending(conn: Connection) -> None:
+    """Version 5: alerts carry their investigation's id; accepted alerts wait in intake_pending."""
+    conn.execute(sa.text("ALTER TABLE alerts ADD COLUMN investigation_id VARCHAR(64)"))
+    conn.execute(sa.text("UPDATE alerts SET investigation_id = (SELECT i.id FROM investigations i "
+                         "WHERE i.alert_id = alerts.id)"))
+    intake_pending.create(conn, checkfirst=True)
+
+
 _UPGRADE_LOCK = 0x7472696167  # "triag": the advisory lock that serialises schema upgrades
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # MIGRATIONS[n] upgrades a database stamped n+1 to n+2.
 MIGRATIONS: list[Callable[[Connection], None]] = [_add_model_turns, _add_incident_notes,
-                                                  _add_slack_and_feedback]
+                                                  _add_slack_and_feedback, _add_intake_pending]
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

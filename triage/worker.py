@@ -9,7 +9,11 @@ from __future__ import annotations
 from dbos import DBOS
 
 import triage.workflow  # noqa: F401  (registers the workflow with DBOS before launch)
+from triage.intake.promote import WORKER_DELAY, Promoter
 from triage.runtime import QUEUE_NAME, Runtime, dbos_config, install
+
+# Sweeps up accepted alerts an API process acked but did not live to turn into investigations.
+_sweeper: Promoter | None = None
 
 
 def launch_worker(runtime: Runtime) -> None:
@@ -25,8 +29,14 @@ def launch_worker(runtime: Runtime) -> None:
         partition_concurrency=runtime.settings.service_concurrency,
         polling_interval_sec=0.2,
     )
+    global _sweeper
+    _sweeper = Promoter(runtime, older_than=WORKER_DELAY)
 
 
 def stop_worker() -> None:
-    """Stop DBOS in this process (tests start several in a row)."""
+    """Stop DBOS and the sweeper in this process (tests start several in a row)."""
+    global _sweeper
+    if _sweeper is not None:
+        _sweeper.close()
+        _sweeper = None
     DBOS.destroy(destroy_registry=False)

@@ -15,6 +15,8 @@ from httpx2 import Response  # what Starlette's TestClient answers with
 from pydantic import SecretStr
 
 from tests.conftest import CHECKOUT_CONFIG, DD_TOKEN, make_settings, pd_headers
+from tests.waiting import wait_for
+from triage import repository as repo
 from triage.app import create_app
 from triage.config import parse_config
 from triage.runtime import Runtime
@@ -23,6 +25,17 @@ STORES = [pytest.param("sqlite", id="sqlite"),
           pytest.param("postgresql", id="postgresql", marks=pytest.mark.slow)]
 AM_TOKEN = "am-token"
 _unique = itertools.count(1)
+
+
+def promoted(runtime: Runtime) -> None:
+    """Wait until every accepted alert has its investigation (created after the 202 by the
+    background step)."""
+
+    def settled() -> bool:
+        with runtime.store.read() as conn:
+            return repo.oldest_pending(conn) is None
+
+    wait_for(settled, what="accepted alerts to get their investigations")
 
 
 def unique(prefix: str) -> str:

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from tests.conftest import compact, sample
+from tests.intake.conftest import promoted
 from triage.app import create_app
 from triage.runtime import Runtime
 from triage.store import alerts, investigations
@@ -34,9 +35,12 @@ def test_each_firing_alert_starts_its_own_triage(client: TestClient, runtime: Ru
 
 
 def test_repeat_notification_is_a_duplicate(client: TestClient, runtime: Runtime) -> None:
-    client.post("/webhooks/alertmanager", content=compact(FIRING))
+    first = client.post("/webhooks/alertmanager", content=compact(FIRING)).json()["results"]
     again = client.post("/webhooks/alertmanager", content=compact(FIRING)).json()["results"]
     assert [r["status"] for r in again] == ["duplicate", "duplicate"]
+    assert ([(r["investigation_id"], r["report_url"]) for r in again]
+            == [(r["investigation_id"], r["report_url"]) for r in first])
+    promoted(runtime)
     with runtime.store.transaction() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(investigations)).scalar() == 2
 

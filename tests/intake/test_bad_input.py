@@ -49,13 +49,10 @@ def with_raw(payload: dict[str, Any], token: str) -> bytes:
 
 
 def stored(intake: Intake, investigation_id: str) -> Any:
-    """The alert row behind an investigation."""
-    from triage.store import investigations
-
+    """The alert row the 202 named (stored before the answer; its investigation follows)."""
     with intake.runtime.store.read() as conn:
-        return conn.execute(sa.select(alerts).join(
-            investigations, investigations.c.alert_id == alerts.c.id).where(
-            investigations.c.id == investigation_id)).one()
+        return conn.execute(sa.select(alerts).where(
+            alerts.c.investigation_id == investigation_id)).one()
 
 
 def refused(response: Any, field: str | None, words: str) -> None:

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from tests.conftest import PD_SECRET, compact, pd_headers, sample
+from tests.intake.conftest import promoted
 from triage.intake.pagerduty import sign
 from triage.runtime import Runtime
 from triage.store import alerts, deliveries, investigations
@@ -34,6 +35,7 @@ def test_signed_trigger_is_persisted_and_enqueued(client: TestClient, runtime: R
     result = response.json()["results"][0]
     assert result["status"] == "accepted"
     assert result["report_url"] == f"http://triage.test/reports/{result['investigation_id']}"
+    promoted(runtime)
     with runtime.store.transaction() as conn:
         alert = conn.execute(sa.select(alerts)).one()
         investigation = conn.execute(sa.select(investigations)).one()
@@ -45,6 +47,7 @@ def test_signed_trigger_is_persisted_and_enqueued(client: TestClient, runtime: R
     assert "1234123412" not in str(alert.payload)
     assert alert.payload == runtime.redactor.redact_value(TRIGGERED)
     assert investigation.state == "queued"
+    assert investigation.id == alert.investigation_id == result["investigation_id"]
     assert workflows(runtime) == [(result["investigation_id"], "ENQUEUED", "checkout")]
 
 
@@ -100,6 +103,11 @@ def test_same_delivery_five_times_makes_one_investigation(client: TestClient,
     answers = [client.post("/webhooks/pagerduty", content=body, headers=pd_headers(body)).json()
                for _ in range(5)]
     assert [a["results"][0]["status"] for a in answers] == ["accepted"] + ["duplicate"] * 4
+    # every reply names the one investigation, with its report link
+    first = answers[0]["results"][0]
+    assert {(a["results"][0]["investigation_id"], a["results"][0]["report_url"])
+            for a in answers} == {(first["investigation_id"], first["report_url"])}
+    promoted(runtime)
     assert count(runtime, investigations) == 1
     assert len(workflows(runtime)) == 1
 
@@ -110,6 +118,7 @@ def test_redelivery_under_a_new_webhook_id_is_deduped_by_event_id(client: TestCl
     client.post("/webhooks/pagerduty", content=body, headers=pd_headers(body, webhook_id="a"))
     again = client.post("/webhooks/pagerduty", content=body, headers=pd_headers(body, webhook_id="b"))
     assert again.json()["results"][0]["status"] == "duplicate"
+    promoted(runtime)
     assert count(runtime, investigations) == 1
 
 
@@ -124,6 +133,8 @@ def test_new_event_for_the_same_incident_does_not_start_a_second_triage(
                          headers=pd_headers(second, webhook_id="wh-2")).json()["results"][0]
     assert answer["status"] == "duplicate"
     assert "already being triaged" in answer["reason"]
+    assert answer["report_url"] == f"http://triage.test/reports/{answer['investigation_id']}"
+    promoted(runtime)
     assert count(runtime, investigations) == 1
 
 

@@ -19,7 +19,7 @@ from triage.intake.common import (
     IntakeError,
     IntakeResponse,
     IntakeResult,
-    accept_alerts,
+    accept,
     check_bearer,
     parse_json,
     persist,
@@ -131,8 +131,8 @@ async def alertmanager_webhook(request: Request) -> IntakeResponse:
     firing = [normalize(a, webhook) for a in webhook.alerts if a.status == AlertStatus.FIRING]
     results: list[IntakeResult] = []
     if firing:
-        results += await persist(accept_alerts, runtime, Source.ALERTMANAGER.value, [],
-                                           firing, payload)
+        results += await accept(runtime, Source.ALERTMANAGER.value, [], firing, payload,
+                                len(body))
     for alert in webhook.alerts:
         if alert.status == AlertStatus.RESOLVED:
             results.append(await persist(

@@ -1,6 +1,7 @@
-"""What every webhook route shares: bounded body reading, authentication, and the one
-transaction that persists an alert (redacted) and enqueues its investigation. Parsing and
-validation live in `triage.intake.parsing`."""
+"""What every webhook route shares: bounded body reading, authentication, and the ack path:
+redact, pre-assign ids, hand the delivery to the group commit (`triage.intake.commit`) and answer
+once it is durable. Investigations follow in the background (`triage.intake.promote`). Parsing
+and validation live in `triage.intake.parsing`."""
 
 from __future__ import annotations
 
@@ -14,15 +15,15 @@ from typing import Any, Literal, TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel, SecretStr
-from sqlalchemy.exc import IntegrityError
 from starlette.requests import ClientDisconnect
 
 from triage import repository as repo
 from triage.analysis.redaction import Redactor
+from triage.intake.commit import Arrival, Decision
 from triage.intake.parsing import IntakeError, parse_json, validate
-from triage.models import Alert
+from triage.models import Alert, utcnow
 from triage.report.links import links_for
-from triage.runtime import Runtime, enqueue_options
+from triage.runtime import Runtime
 
 __all__ = ["IntakeError", "parse_json", "validate"]  # re-exported: routes import them from here
 
@@ -30,6 +31,7 @@ ResultT = TypeVar("ResultT")
 log = logging.getLogger(__name__)
 # Domain separation for identifiers stored as a hash (see `key_at_rest`).
 _KEY_HASH = b"triage/intake/key-at-rest/v1"
+_INLINE_BODY = 64 * 1024  # bodies up to this size are redacted on the event loop (~0.1 ms)
 
 
 class IntakeResult(BaseModel):
@@ -93,11 +95,11 @@ def key_at_rest(redactor: Redactor, key: str) -> str:
     return "sha256:" + hmac.new(_KEY_HASH, key.encode(), hashlib.sha256).hexdigest()
 
 
-def alert_at_rest(runtime: Runtime, alert: Alert) -> Alert:
+def alert_at_rest(runtime: Runtime, alert: Alert, redactor: Redactor | None = None) -> Alert:
     """The alert as stored: mapped to its service (on the raw labels), title, labels and links
     redacted, identifiers kept as `key_at_rest` makes them."""
     service = runtime.config.service_for(alert)
-    redactor = runtime.redactor
+    redactor = redactor or runtime.redactor
     redacted = redactor.redact_model(alert.model_copy(update={"dedup_key": "-",
                                                               "external_id": None}))
     return redacted.model_copy(update={
@@ -106,53 +108,63 @@ def alert_at_rest(runtime: Runtime, alert: Alert) -> Alert:
         "external_id": key_at_rest(redactor, alert.external_id) if alert.external_id else None})
 
 
+def arrival(runtime: Runtime, source: str, delivery_keys: list[str], alerts: list[Alert],
+            payload: dict[str, Any]) -> Arrival:
+    """A delivery as it will be stored: redacted (no secret rests in the store), its alerts'
+    and investigations' ids assigned now, so that the 202 can name them."""
+    redactor = runtime.intake.redactor
+    return Arrival(
+        source=source,
+        delivery_keys=tuple(key_at_rest(redactor, key) for key in delivery_keys),
+        alerts=tuple((alert_at_rest(runtime, alert, redactor), repo.new_id("alt"),
+                      repo.new_id("inv")) for alert in alerts),
+        payload=redactor.redact_value(payload),
+        received_at=utcnow())
+
+
+async def accept(runtime: Runtime, source: str, delivery_keys: list[str], alerts: list[Alert],
+                 payload: dict[str, Any], body_size: int = 0) -> list[IntakeResult]:
+    """Make a delivery durable (group commit) and answer for each alert; its investigations
+    are created and enqueued in the background (`triage.intake.promote`)."""
+    if body_size > _INLINE_BODY:  # redacting a large body would stall every other request
+        prepared = await asyncio.get_running_loop().run_in_executor(
+            None, arrival, runtime, source, delivery_keys, alerts, payload)
+    else:
+        prepared = arrival(runtime, source, delivery_keys, alerts, payload)
+    decisions = await asyncio.wrap_future(runtime.intake.committer.submit(prepared))
+    return answer(runtime, prepared, decisions)
+
+
 def accept_alerts(runtime: Runtime, source: str, delivery_keys: list[str],
                   alerts: list[Alert], payload: dict[str, Any]) -> list[IntakeResult]:
-    """Persist a delivery's new alerts and enqueue their investigations, all in one transaction.
-
-    What is stored is redacted (`alert_at_rest`, the payload too): no secret rests in the store.
-    A delivery seen before (by any of its keys) changes nothing. A concurrent twin that wins
-    the race makes our commit fail on the unique keys; we then answer `duplicate` too.
-    """
-    stored = [alert_at_rest(runtime, alert) for alert in alerts]
-    keys = [key_at_rest(runtime.redactor, key) for key in delivery_keys]
-    redacted_payload = runtime.redactor.redact_value(payload)
-    for attempt in range(2):
-        try:
-            return _accept_once(runtime, source, keys, stored, redacted_payload)
-        except IntegrityError:
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
+    """`accept` for callers on a thread of their own (Slack's actions)."""
+    prepared = arrival(runtime, source, delivery_keys, alerts, payload)
+    return answer(runtime, prepared, runtime.intake.committer.submit(prepared).result())
 
 
-def _accept_once(runtime: Runtime, source: str, delivery_keys: list[str],
-                 alerts: list[Alert], payload: dict[str, Any]) -> list[IntakeResult]:
+def answer(runtime: Runtime, prepared: Arrival, decisions: list[Decision]) -> list[IntakeResult]:
+    """The 202's results: every investigation named with its report link, a repeat's too."""
     links = links_for(runtime.settings, runtime.settings.public_url)  # signed when keys are set
-    with runtime.store.transaction() as conn:
-        if earlier := repo.seen_delivery(conn, source, delivery_keys):
-            return [IntakeResult(status="duplicate", reason=(
-                f"delivery {earlier['delivery_key']} was already received at "
-                f"{earlier['received_at'].isoformat()}"))]
-        results = []
-        for alert in alerts:
-            existing = repo.find_alert(conn, source, alert.dedup_key)
-            if existing:
-                inv = repo.investigation_for_alert(conn, existing["id"])
-                results.append(IntakeResult(
-                    status="duplicate", reason=f"alert {alert.dedup_key} is already being triaged",
-                    investigation_id=inv, report_url=links.report(inv) if inv else None))
-                continue
-            alert_id = repo.insert_alert(conn, alert, payload)
-            inv = repo.create_investigation(conn, alert_id, alert.service, runtime.config.brain)
-            runtime.client.enqueue_in_transaction(conn, enqueue_options(inv, alert.service), inv)
-            results.append(IntakeResult(
-                status="accepted",
-                reason=f"investigating {alert.title!r} for service {alert.service or '(unmapped)'}",
-                investigation_id=inv, report_url=links.report(inv)))
-        outcome = ",".join(r.status for r in results) or "empty"
-        repo.record_delivery(conn, source, delivery_keys, None, outcome)
-        return results
+
+    def link(investigation_id: str | None) -> str | None:
+        return links.report(investigation_id) if investigation_id else None
+
+    results = []
+    for i, decision in enumerate(decisions):
+        inv = decision.investigation_id
+        if decision.status == "duplicate-delivery":  # one decision for the whole delivery
+            at = decision.earlier_at.isoformat() if decision.earlier_at else "?"
+            reason = f"delivery {decision.earlier_key} was already received at {at}"
+        else:
+            alert = prepared.alerts[i][0]
+            reason = (f"alert {alert.dedup_key} is already being triaged"
+                      if decision.status == "duplicate-alert" else
+                      f"investigating {alert.title!r} for service {alert.service or '(unmapped)'}")
+        status: Literal["accepted", "duplicate"] = (
+            "accepted" if decision.status == "accepted" else "duplicate")
+        results.append(IntakeResult(status=status, reason=reason, investigation_id=inv,
+                                    report_url=link(inv)))
+    return results
 
 
 def resolve_alert(runtime: Runtime, source: str, delivery_keys: list[str], *,

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from triage.intake.common import (
     IntakeError,
     IntakeResponse,
-    accept_alerts,
+    accept,
     check_bearer,
     ignored,
     parse_json,
@@ -106,6 +106,6 @@ async def datadog_webhook(request: Request) -> IntakeResponse:
     if transition not in START_TRANSITIONS:
         transition = runtime.redactor.redact_text(repr(webhook.alert_transition[:80]))
         return ignored(f"transition {transition} does not start triage")
-    results = await persist(accept_alerts, runtime, Source.DATADOG.value, keys,
-                            [normalize(webhook)], payload)
+    results = await accept(runtime, Source.DATADOG.value, keys, [normalize(webhook)], payload,
+                           len(body))
     return IntakeResponse(results=results)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from triage.intake.common import (
     IntakeError,
     IntakeResponse,
-    accept_alerts,
+    accept,
     ignored,
     parse_json,
     persist,
@@ -157,6 +157,6 @@ async def pagerduty_webhook(request: Request) -> IntakeResponse:
                        f"{', '.join(runtime.config.intake.pagerduty_event_types)})")
     incident = validate(PagerDutyIncident, event.data, at="event.data")
     alert = normalize(incident, event)
-    results = await persist(accept_alerts, runtime, Source.PAGERDUTY.value, keys, [alert],
-                            payload)
+    results = await accept(runtime, Source.PAGERDUTY.value, keys, [alert], payload,
+                           len(body))
     return IntakeResponse(results=results)

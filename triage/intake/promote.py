@@ -1,0 +1,82 @@
+"""The background step after the 202: each accepted alert waiting in `intake_pending` becomes
+its queued investigation and DBOS workflow, exactly once.
+
+One transaction per batch claims the oldest waiting rows, inserts their investigations under
+the ids the 202 already named, enqueues their workflows (workflow id = investigation id) and
+deletes the rows: a crash before the commit leaves every row waiting, a crash after leaves none,
+and two promoters never take the same row (row locks on PostgreSQL, serial writes on SQLite).
+The API process promotes right after each commit; every worker also sweeps up rows older than a
+few seconds, so an API that died between its 202 and the promotion loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from triage import repository as repo
+from triage.failpoints import failpoint
+from triage.models import utcnow
+from triage.runtime import Runtime, enqueue_options
+
+log = logging.getLogger(__name__)
+BATCH = 200
+WORKER_DELAY = timedelta(seconds=3)  # a live API promotes its own rows well before this
+POLL_SECONDS = 1.0
+
+
+def promote_pending(runtime: Runtime, limit: int = BATCH,
+                    older_than: timedelta = timedelta(0)) -> int:
+    """Create and enqueue the investigations of up to `limit` waiting alerts received at least
+    `older_than` ago; return how many."""
+    before = utcnow() - older_than
+    with runtime.store.read() as conn:  # a cheap look first: no write lock for nothing
+        oldest = repo.oldest_pending(conn)
+    if oldest is None or oldest > before:
+        return 0
+    with runtime.store.transaction() as conn:
+        claimed = repo.claim_pending(conn, limit, before)
+        if not claimed:
+            return 0
+        repo.create_investigations(conn, claimed, runtime.config.brain)
+        for row in claimed:
+            runtime.client.enqueue_in_transaction(
+                conn, enqueue_options(row["investigation_id"], row["service"]),
+                row["investigation_id"])
+        failpoint("intake:promoting")  # enqueued, not committed: all of it must roll back
+    return len(claimed)
+
+
+class Promoter:
+    """A thread that promotes waiting alerts when told (`wake`) and every `POLL_SECONDS`."""
+
+    def __init__(self, runtime: Runtime, older_than: timedelta = timedelta(0)) -> None:
+        self.runtime = runtime
+        self.older_than = older_than
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="intake-promote", daemon=True)
+        self._thread.start()
+
+    def wake(self, _accepted: int = 0) -> None:
+        """Promote now (new alerts were committed)."""
+        self._wake.set()
+
+    def close(self) -> None:
+        """Stop after the batch in progress; waiting rows stay for the next promoter."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(POLL_SECONDS)
+            self._wake.clear()
+            try:
+                while not self._stop.is_set() and promote_pending(
+                        self.runtime, older_than=self.older_than) == BATCH:
+                    pass  # a full batch: more may be waiting
+            except Exception:  # the rows stay waiting; the next round retries
+                log.exception("promoting accepted alerts to investigations failed; will retry")
+                self._stop.wait(POLL_SECONDS)
