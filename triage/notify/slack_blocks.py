@@ -10,10 +10,14 @@ from typing import Any
 from triage.feedback import CATEGORIES
 from triage.models import Alert
 from triage.report.build import Report
+from triage.report.charts import headline
+from triage.report.charts_model import describe
 
 MAX_BLOCKS = 50
 SECTION_LIMIT = 3_000
 HEADER_LIMIT = 150
+IMAGE_URL_LIMIT = 3_000
+ALT_LIMIT = 2_000
 REPLY_BUDGET = 6_000  # characters of a reply's sections: a phone screen or two; the report has more
 CUT = "… (cut: the full report is behind “Open report”)"
 RIGHT, WRONG, AGAIN, OPEN = "triage_right", "triage_wrong", "triage_again", "triage_open"
@@ -94,10 +98,25 @@ def verdict_line(report: Report) -> str:
     return f"[{top.category}] {top.title} ({top.confidence:.0%} {lead})"
 
 
-def reply_blocks(body: str, link: str, investigation_id: str) -> list[Block]:
-    """A thread reply: the note's body as sections, then the report button."""
-    return [*sections(body, max_blocks=MAX_BLOCKS - 1),
+def reply_blocks(body: str, link: str, investigation_id: str,
+                 image: Block | None = None) -> list[Block]:
+    """A thread reply: the note's body as sections, the chart (`chart_block`) if given, then the
+    report button."""
+    return [*sections(body, max_blocks=MAX_BLOCKS - 1 - (image is not None)),
+            *([image] if image is not None else []),
             {"type": "actions", "elements": [_open(link, investigation_id)]}]
+
+
+def chart_block(report: Report, image_url: str) -> Block | None:
+    """The report's headline chart as an image block (Slack downloads `image_url`, the report's
+    signed `chart.png`), or None when the report has no chart or the URL is over Slack's limit."""
+    chart = headline(report.charts)
+    if chart is None or len(image_url) > IMAGE_URL_LIMIT:
+        return None
+    alt = " ".join(describe(chart).split())
+    return {"type": "image", "image_url": image_url,
+            "alt_text": alt if len(alt) <= ALT_LIMIT else alt[: ALT_LIMIT - 1] + "…",
+            "title": _plain(chart.title, HEADER_LIMIT)}
 
 
 def wrong_cause_view(investigation_id: str) -> Block:

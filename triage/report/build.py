@@ -15,6 +15,8 @@ from triage.analysis.signals import Signal, SignalKind
 from triage.fix.records import FixSection
 from triage.follow.path import FollowPath
 from triage.models import StepKind, StepRecord
+from triage.report.charts_data import report_charts
+from triage.report.charts_model import Chart
 from triage.verdict import latest_findings
 
 
@@ -43,6 +45,21 @@ class TimelineEvent(BaseModel):
     source: str
 
 
+class StageTime(BaseModel):
+    """One run of one stage of this investigation, in wall-clock time (not the incident's)."""
+
+    stage: str
+    worker: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: str = Field(description="finished, running, re-run, in progress, did not finish")
+
+    @property
+    def seconds(self) -> float | None:
+        """How long the run took, when it finished."""
+        return (self.finished_at - self.started_at).total_seconds() if self.finished_at else None
+
+
 class Report(BaseModel):
     """Everything an on-call engineer needs on one page."""
 
@@ -65,11 +82,26 @@ class Report(BaseModel):
     fix: FixSection | None = Field(default=None, description="reproduction and candidate fix")
     followed: FollowPath | None = Field(default=None, description="the failure followed into "
                                         "the services the alerted one calls")
+    charts: list[Chart] = Field(default_factory=list, description="symptom series and drill-down")
+    stages: list[StageTime] = Field(default_factory=list, description="this run's stage times")
 
     @property
     def queries(self) -> list[ReportStep]:
         """The steps that were read-only queries."""
         return [s for s in self.steps if s.kind == StepKind.QUERY.value]
+
+    @property
+    def incident_timeline(self) -> list[TimelineEvent]:
+        """Times of the incident only (reports stored before `stages` mixed stage runs in)."""
+        return [e for e in self.timeline if e.source != STAGE_SOURCE]
+
+    @property
+    def legacy_stage_events(self) -> list[TimelineEvent]:
+        """The stage runs a report stored before `stages` existed kept in its timeline."""
+        return [] if self.stages else [e for e in self.timeline if e.source == STAGE_SOURCE]
+
+
+STAGE_SOURCE = "investigation"  # how stored reports before `stages` marked stage runs
 
 
 def report_url(public_url: str, investigation_id: str) -> str:
@@ -108,12 +140,14 @@ def build_report(conn: Connection, investigation_id: str, public_url: str,
                "resolved_at": raw["resolved_at"].isoformat() if raw["resolved_at"] else None},
         findings=findings,
         signals=signals,
-        timeline=_timeline(alert.started_at, signals, runs),
+        timeline=_timeline(alert.started_at, signals),
         steps=[_report_step(s, base) for s in steps],
         report_url=report_url(public_url, investigation_id),
         notes=notes,
         fix=FixSection.from_steps(steps),
         followed=FollowPath.from_steps(steps),
+        charts=report_charts(steps, alert.started_at),
+        stages=stage_times(runs, row["state"]),
     )
     # redaction: every text field (the alert's own title and labels included) is redacted here.
     return (redactor or default_redactor()).redact_model(report)
@@ -136,8 +170,7 @@ def _report_step(step: StepRecord, base: str) -> ReportStep:
     )
 
 
-def _timeline(alert_start: datetime, signals: list[Signal],
-              runs: list[dict[str, Any]]) -> list[TimelineEvent]:
+def _timeline(alert_start: datetime, signals: list[Signal]) -> list[TimelineEvent]:
     events = [TimelineEvent(at=alert_start, what="Alert started", source="alert")]
     for signal in signals:
         if signal.onset is None:
@@ -145,9 +178,26 @@ def _timeline(alert_start: datetime, signals: list[Signal],
         what = (signal.title if signal.kind == SignalKind.RECENT_DEPLOY
                 else f"Onset: {signal.title}")
         events.append(TimelineEvent(at=signal.onset, what=what, source=signal.kind.value))
-    for run in runs:
-        state = "finished" if run["finished_at"] else "started (did not finish)"
-        events.append(TimelineEvent(at=run["started_at"],
-                                    what=f"Stage {run['stage']} {state} on {run['worker_id']}",
-                                    source="investigation"))
     return sorted(events, key=lambda e: e.at)
+
+
+def stage_times(runs: list[dict[str, Any]], state: str) -> list[StageTime]:
+    """Each stage run with what became of it. An unfinished run is "re-run" when a later run of
+    its stage exists (its worker stopped), "in progress" when it is the report stage writing this
+    very report, "running" while the investigation runs, and "did not finish" otherwise."""
+    times = []
+    for index, run in enumerate(runs):
+        if run["finished_at"]:
+            status = "finished"
+        elif any(later["stage"] == run["stage"] for later in runs[index + 1:]):
+            status = "re-run"
+        elif run["stage"] == "report" and index == len(runs) - 1:
+            status = "in progress (this report was written during it)"
+        elif state in ("queued", "running"):
+            status = "running"
+        else:
+            status = "did not finish"
+        times.append(StageTime(stage=run["stage"], worker=run["worker_id"],
+                               started_at=run["started_at"], finished_at=run["finished_at"],
+                               status=status))
+    return times

@@ -124,6 +124,11 @@ class ReportLinks:
                f"{quote(step_id, safe=':')}")
         return self._signed(url, investigation_id, token)
 
+    def chart_png(self, investigation_id: str, token: str | None = None) -> str:
+        """The headline chart's PNG URL (opened by the investigation's token, like its data)."""
+        return self._signed(f"{self.base}/reports/{quote(investigation_id)}/chart.png",
+                            investigation_id, token)
+
     def token_for(self, investigation_id: str, expires: datetime | None = None) -> str | None:
         """A fresh token, or None when links are unsigned."""
         return self.signer.token(investigation_id, expires) if self.signer.enabled else None

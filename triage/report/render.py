@@ -9,6 +9,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from triage.report.build import Report
+from triage.report.charts import rendered
 from triage.report.safety import page_css, safe_url
 
 _ENV = Environment(
@@ -36,5 +37,6 @@ def render_markdown(report: Report) -> str:
 
 
 def render_html(report: Report) -> str:
-    """The report as a standalone HTML page."""
-    return _ENV.get_template("report.html.j2").render(_context(report))
+    """The report as a standalone HTML page, its charts drawn in (as SVG images)."""
+    return _ENV.get_template("report.html.j2").render(_context(report),
+                                                      charts=rendered(report.charts))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -17,11 +18,13 @@ from triage.report.access import (
     report_access,
 )
 from triage.report.build import Report, build_report
+from triage.report.charts import chart_png, headline
 from triage.report.render import render_html, render_markdown
 from triage.report.safety import STATIC_FILES, static_text
 from triage.runtime import Runtime
 from triage.stats import Stats, compute
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 MAX_OFFSET = 1_000_000_000  # within every store's integer range (PostgreSQL's bigint, SQLite's)
 
@@ -58,7 +61,25 @@ async def report_page(request: Request, investigation_id: str) -> HTMLResponse:
     """The HTML report: final when done, live (auto-refreshing) while running."""
     access = report_access(request, investigation_id, page=True)
     report = await _signed_report(request, investigation_id, access)
-    return HTMLResponse(render_html(report), headers=PAGE_HEADERS)
+    # Drawing charts is CPU work (cached per chart): off the event loop.
+    return HTMLResponse(await run_in_threadpool(render_html, report), headers=PAGE_HEADERS)
+
+
+@router.get("/reports/{investigation_id}/chart.png", include_in_schema=False)
+async def headline_chart(request: Request, investigation_id: str) -> Response:
+    """The report's headline chart as a PNG (Slack's image block), opened like the report's data:
+    by the report link's token or API credentials."""
+    report_access(request, investigation_id, page=False)
+    report = await run_in_threadpool(_report, request.app.state.runtime, investigation_id)
+    chart = headline(report.charts)
+    if chart is None:
+        raise HTTPException(404, f"investigation {investigation_id} has no chart")
+    try:
+        png = await run_in_threadpool(chart_png, chart)
+    except Exception:
+        log.exception("headline chart of %s", investigation_id)
+        raise HTTPException(503, "the chart could not be drawn") from None
+    return Response(png, media_type="image/png", headers=PAGE_HEADERS)
 
 
 @router.get("/api/investigations")
