@@ -122,6 +122,8 @@ def _draw_series(chart: SeriesChart) -> Any:
                  else f"{len(deploys)} deploys")
         handles.append(Line2D([], [], color=COLOURS["deploy"], linestyle=STYLES["deploy"],
                               label=label))
+    if chart.start is not None and chart.end is not None:
+        ax.set_xlim(chart.start, chart.end)
     ax.set_title(chart.title, loc="left", wrap=True)
     ax.set_ylabel(chart.unit)
     # matplotlib.dates is not annotated

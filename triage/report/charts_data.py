@@ -71,7 +71,8 @@ def _charts(steps: list[StepRecord], alert_start: datetime) -> list[SeriesChart 
     for signal in signals:
         for chart in _series_of(signal, cited, start, end, onset):
             if len(charts) < room:
-                charts.append(chart.model_copy(update={"markers": markers}))
+                charts.append(chart.model_copy(update={"markers": markers, "start": start,
+                                                       "end": end}))
     if drill:
         charts.append(_drilldown(drill))
     return charts
@@ -144,7 +145,7 @@ def _series_of(signal: Signal, cited: dict[str, CitedEvidence], start: datetime,
         points = series_points(item).get(key)
         if not points or not points[0]:
             return []
-        return [_series(key, str(signal.detail.get("metric", key))[:40], *points, onset)]
+        return [_series(key, "value", *points, onset)]  # the title names the metric
     if signal.kind == SignalKind.NEW_ERRORS:
         changed = [*signal.detail.get("templates", []), *signal.detail.get("risen", [])]
         wanted = [str(t["template"]) for t in changed[:MAX_TEMPLATES] if t.get("template")]

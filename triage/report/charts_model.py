@@ -45,6 +45,9 @@ class SeriesChart(BaseModel):
     values: list[float] = Field(max_length=MAX_POINTS)
     band: Band | None = None
     markers: list[Marker] = Field(default_factory=list, max_length=MAX_MARKERS)
+    start: datetime | None = Field(default=None, description="the analysis window, so every "
+                                   "chart of a report spans the same minutes")
+    end: datetime | None = None
 
 
 class Bar(BaseModel):
