@@ -10,22 +10,26 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from connectors import Evidence, EvidenceKind, EvidenceStatus
+from tests.analysis.test_drilldown import ONSET, eur_checkout, rows_of
 from tests.conftest import DEMO, make_settings
 from triage import repository as repo
+from triage.analysis.attribution import attribution_signals
+from triage.analysis.signals import AnalysisWindow, CitedEvidence
 from triage.app import create_app
 from triage.config import parse_config
 from triage.models import StepRecord
 from triage.report.build import Report, build_report, stage_times
 from triage.report.charts import chart_png, chart_svg, rendered
 from triage.report.charts_data import report_charts
-from triage.report.charts_model import Bar, BarChart, SeriesChart
+from triage.report.charts_model import MAX_CHARTS, Bar, BarChart, SeriesChart, describe
 from triage.report.links import LinkSigner
 from triage.report.render import render_html, render_markdown
 from triage.runtime import Runtime
@@ -113,6 +117,31 @@ def test_the_svg_has_no_script_and_marks_onset_alert_and_deploys(
         texts = " ".join(t.text or "" for t in root.iter(f"{SVG}text"))
         deploy = next(m for m in chart.markers if m.kind == "deploy")  # type: ignore[union-attr]
         assert "onset" in texts and deploy.label in texts
+
+
+def test_a_drilldown_becomes_the_last_chart_and_charts_stay_bounded(
+        demo: tuple[Runtime, str]) -> None:
+    runtime, inv = demo
+    steps, report = _stored(runtime, inv)
+    rows = rows_of(eur_checkout)
+    evidence = Evidence(connector="logs", kind=EvidenceKind.LOGS, status=EvidenceStatus.OK,
+                        query="*", start=ONSET - timedelta(hours=1),
+                        end=ONSET + timedelta(minutes=15), rows=rows, row_count=len(rows))
+    found = attribution_signals(CitedEvidence("x:gather:9", evidence),
+                                AnalysisWindow(evidence.start, ONSET, evidence.end))
+    assert found and found[0].detail["value"] == "EUR"
+    analysis = next(s for s in steps if s.name == "signals")
+    # many moved series and a drill-down: still at most MAX_CHARTS, the drill-down kept last
+    signals = analysis.detail["signals"] * 4 + [f.model_dump(mode="json") for f in found]
+    more = [analysis.model_copy(update={"detail": {**analysis.detail, "signals": signals}})
+            if s is analysis else s for s in steps]
+    charts = report_charts(more, datetime.fromisoformat(report.alert["started_at"]))
+    assert len(charts) == MAX_CHARTS and isinstance(charts[-1], BarChart)
+    bars = charts[-1].bars
+    assert bars[0].label == "query.currency=EUR"
+    assert (bars[0].first, bars[0].second) == (found[0].detail["anomaly_share"],
+                                               found[0].detail["traffic_share"])
+    assert "query.currency=EUR: 100% of errors" in describe(charts[-1])
 
 
 def test_a_drilldown_draws_paired_bars() -> None:
