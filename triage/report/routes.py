@@ -67,9 +67,9 @@ async def report_page(request: Request, investigation_id: str) -> HTMLResponse:
 
 @router.get("/reports/{investigation_id}/chart.png", include_in_schema=False)
 async def headline_chart(request: Request, investigation_id: str) -> Response:
-    """The report's headline chart as a PNG (Slack's image block), opened like the report's data:
-    by the report link's token or API credentials."""
-    report_access(request, investigation_id, page=False)
+    """The report's headline chart as a PNG (Slack's image block), opened exactly like the report
+    page: by the report link's token, API credentials, or by anyone while links are unsigned."""
+    report_access(request, investigation_id, page=True)
     report = await run_in_threadpool(_report, request.app.state.runtime, investigation_id)
     chart = headline(report.charts)
     if chart is None:
