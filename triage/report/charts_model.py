@@ -78,7 +78,8 @@ def describe(chart: SeriesChart | BarChart) -> str:
         parts = [f"{bar.label}: {bar.first:.0%} {chart.first_label}, "
                  f"{bar.second:.0%} {chart.second_label}" for bar in chart.bars]
         return f"{chart.title}. " + "; ".join(parts)
-    marks = "; ".join(f"{m.kind} {m.label} at {m.at:%H:%M}" for m in chart.markers)
+    marks = "; ".join(f"{m.kind if m.label == m.kind else f'{m.kind} {m.label}'} at "
+                      f"{m.at:%H:%M} UTC" for m in chart.markers)
     peak = max(chart.values, default=0.0)
     base = (f" Baseline {chart.band.low:.4g} to {chart.band.high:.4g}." if chart.band else "")
     return f"{chart.title} ({chart.unit}), peak {peak:.4g}.{base} {marks}".strip()
