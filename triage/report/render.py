@@ -21,6 +21,9 @@ _ENV = Environment(
 _ENV.filters["pct"] = lambda value: f"{float(value):.0%}"
 _ENV.filters["tojson_pretty"] = lambda value: json.dumps(value, indent=2, default=str)
 _ENV.filters["hhmm"] = lambda value: value.strftime("%Y-%m-%d %H:%M:%S UTC")
+_ENV.filters["hms"] = lambda value: value.strftime("%H:%M:%S")
+_ENV.filters["took"] = lambda seconds: (f"{seconds * 1000:.0f} ms" if seconds < 1
+                                        else f"{seconds:.1f} s")
 _ENV.filters["shjoin"] = lambda argv: shlex.join(str(arg) for arg in argv)
 # Every URL from input goes through `safe_url` before it becomes a link (no javascript:).
 _ENV.filters["safe_url"] = safe_url
