@@ -16,6 +16,8 @@ from triage.feedback_notes import SaidInNote, judge, read_note
     ("triage: WRONG\nroot-cause: dependency-failure, the ledger DB", SaidInNote(
         False, "dependency-failure", None)),
     ("Cause: false alarm", SaidInNote(None, "false-alarm", None)),
+    ("Rolled back at 14:20. Root cause: config change (pool size)", SaidInNote(
+        None, "config-change", None)),
 ])
 def test_a_note_that_names_a_cause_or_judges_is_read(note: str, said: SaidInNote) -> None:
     assert read_note(note) == said
@@ -24,6 +26,8 @@ def test_a_note_that_names_a_cause_or_judges_is_read(note: str, said: SaidInNote
 @pytest.mark.parametrize("note", [
     "Looking into it, probably the database?",
     "The cause is unclear so far",  # prose, not the `Cause:` line
+    "Because: the pager went off",  # "cause" inside a word
+    "The cause: unclear",  # a bare "cause:" mid-line
     "Root cause: gremlins",  # not a category triage knows
     "Root cause: bad-deployment-ish",  # a prefix of a word is not the category
     "Culprit: 9f3a1c2",  # a commit alone says nothing about the verdict

@@ -4,7 +4,8 @@ incident's latest investigation, like a Slack button or `triage feedback`.
 
 What a note must say (one line anywhere in it, case-insensitive):
 
-    Root cause: db-contention            (or `Cause: …`; a category of `triage.feedback.CATEGORIES`)
+    Root cause: db-contention            (or a line starting `Cause: …`; a category of
+                                          `triage.feedback.CATEGORIES`)
     Culprit: 9f3a1c2                     (optional: the commit that caused it)
     Triage: right | wrong                (optional: judge the verdict without naming a cause)
 
@@ -27,7 +28,8 @@ from triage.stats import verdict_category
 from triage.store import alerts, investigations
 
 SOURCE = "pagerduty"
-_CAUSE = re.compile(r"^\W*(?:root[ _-]?)?cause\s*[:=]\s*(.+)$", re.I | re.M)
+# "Root cause:" anywhere in a line; a bare "Cause:" only where a line starts with it.
+_CAUSE = re.compile(r"(?:^\W*|\broot[ _-]?)cause\s*[:=]\s*(.+)$", re.I | re.M)
 _CULPRIT = re.compile(r"^\W*culprit\s*[:=]\s*([0-9a-f]{7,40})\b", re.I | re.M)
 _VERDICT = re.compile(r"^\W*triage\s*[:=]\s*(right|correct|wrong|incorrect)\b", re.I | re.M)
 _OUR_MARKER = re.compile(r"triage:inv_[0-9a-z]+:(?:first|final)")

@@ -37,7 +37,7 @@ _INLINE_BODY = 64 * 1024  # bodies up to this size are redacted on the event loo
 class IntakeResult(BaseModel):
     """What happened to one alert of a delivery."""
 
-    status: Literal["accepted", "duplicate", "ignored", "resolved"]
+    status: Literal["accepted", "duplicate", "ignored", "resolved", "feedback"]
     reason: str
     investigation_id: str | None = None
     report_url: str | None = None

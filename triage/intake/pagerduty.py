@@ -10,14 +10,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from triage.feedback_notes import record_note
 from triage.intake.common import (
     IntakeError,
     IntakeResponse,
+    IntakeResult,
     accept,
     ignored,
     parse_json,
@@ -28,6 +30,7 @@ from triage.intake.common import (
 )
 from triage.intake.parsing import MAX_ID_LENGTH, AlertTime, Id, Timestamp
 from triage.models import Alert, Link, Severity, Source
+from triage.runtime import Runtime
 
 router = APIRouter()
 _SIGNATURE = re.compile(r"^v1=([0-9a-fA-F]{64})$")
@@ -75,6 +78,13 @@ class PagerDutyIncidentRef(BaseModel):
     """The `event.data` of a resolve: only the incident's id is read."""
 
     id: Id
+
+
+class PagerDutyNote(BaseModel):
+    """The `event.data` of `incident.annotated` (an `incident_note`): its incident and text."""
+
+    incident: PagerDutyIncidentRef
+    content: str  # bounded by the body limit; only the first MAX_NOTE characters are kept
 
 
 class PagerDutyWebhook(BaseModel):
@@ -151,6 +161,8 @@ async def pagerduty_webhook(request: Request) -> IntakeResponse:
         result = await persist(resolve_alert, runtime, Source.PAGERDUTY.value, keys,
                                external_id=ref.id)
         return IntakeResponse(results=[result])
+    if event.event_type == "incident.annotated":
+        return IntakeResponse(results=[await _note(runtime, keys, payload, event)])
     if event.event_type not in runtime.config.intake.pagerduty_event_types:
         kind = runtime.redactor.redact_text(event.event_type[:80])
         return ignored(f"event type {kind} does not start triage (configured: "
@@ -160,3 +172,18 @@ async def pagerduty_webhook(request: Request) -> IntakeResponse:
     results = await accept(runtime, Source.PAGERDUTY.value, keys, [alert], payload,
                            len(body))
     return IntakeResponse(results=results)
+
+
+async def _note(runtime: Runtime, keys: list[str], payload: dict[str, Any],
+                event: PagerDutyEvent) -> IntakeResult:
+    """A note on an incident: feedback when it names the cause (`triage.feedback_notes`)."""
+    note = validate(PagerDutyNote, event.data, at="event.data")
+    agent = payload["event"].get("agent")
+    author = str(agent.get("summary") or agent.get("id") or "") if isinstance(agent, dict) else ""
+    outcome = await persist(record_note, runtime, Source.PAGERDUTY.value, keys, note.incident.id,
+                            note.content, author or "PagerDuty")
+    status: Literal["feedback", "duplicate", "ignored"] = (
+        "feedback" if outcome.status == "recorded" else
+        "duplicate" if outcome.status == "duplicate" else "ignored")
+    return IntakeResult(status=status, reason=outcome.reason,
+                        investigation_id=outcome.investigation_id)
