@@ -144,6 +144,18 @@ def test_a_drilldown_becomes_the_last_chart_and_charts_stay_bounded(
     assert "query.currency=EUR: 100% of errors" in describe(charts[-1])
 
 
+def test_chart_data_that_cannot_be_derived_leaves_the_report_without_charts(
+        demo: tuple[Runtime, str], caplog: pytest.LogCaptureFixture) -> None:
+    runtime, inv = demo
+    steps, report = _stored(runtime, inv)
+    analysis = next(s for s in steps if s.name == "signals")
+    garbled = analysis.model_copy(update={"detail": {**analysis.detail,
+                                                     "onset": {"at": "yesterday-ish"}}})
+    started = datetime.fromisoformat(report.alert["started_at"])
+    assert report_charts([garbled if s is analysis else s for s in steps], started) == []
+    assert "chart data of" in caplog.text
+
+
 def test_a_drilldown_draws_paired_bars() -> None:
     chart = BarChart(title="What the failing traffic shares", first_label="of errors",
                      second_label="of traffic",
