@@ -4,12 +4,15 @@ Run from the repository root, in the project's virtualenv:
 
     python bench/ingest.py                      # 200 req/s for 10 s, intake only (--no-worker)
     python bench/ingest.py --rate 500 --seconds 30 --with-worker
+    python bench/ingest.py --sweep --store both  # raise the rate until p99 passes 50 ms
 
 What one run does:
 
 1. Starts `triage serve --no-worker` (`python -m triage.cli serve`, real uvicorn) on 127.0.0.1
-   with a fresh temporary data directory (SQLite store), a signing secret and a small
-   triage.yaml, and waits for `/healthz`. `--with-worker` starts it with its in-process worker.
+   with a fresh temporary data directory, a signing secret and a small triage.yaml, and waits
+   for `/healthz`. `--with-worker` starts it with its in-process worker. The store is a SQLite
+   file (`--store sqlite`, the default) or a fresh PostgreSQL server started from this
+   machine's binaries with fsync on (`--store postgres`); `--store both` runs each in turn.
 2. Sends signed PagerDuty V3 deliveries (`incident.triggered`, built from the test sample, one
    distinct incident per request: unique event id, incident id and X-Webhook-Id) at a fixed
    rate, open loop: each request goes out at its scheduled time whatever the replies before it
@@ -24,7 +27,13 @@ What one run does:
    ack latency p50 / p90 / p99 / max; the triage / bare latency ratios; and, after stopping the
    triage server, how many accepted deliveries are in the store (rows in `alerts`,
    `investigations` and DBOS's `workflow_status`, matched by investigation id). Then the goals:
-   p99 <= 50 ms, <= 3x the bare endpoint, 0 lost, each marked met or missed.
+   p99 <= 50 ms, <= 3x the bare endpoint, 0 lost, each marked met or missed. Investigations are
+   created after the 202 by the server's background step: the count waits until none is left
+   waiting (`intake_pending` empty) and says how long that took.
+
+`--sweep` keeps both servers up and runs `--sweep-seconds` at each rate of `--rates` in turn,
+triage then bare, until triage's p99 passes 50 ms (or a request fails); it prints one line per
+step and the capacity line: the highest rate whose p99 stayed within 50 ms.
 
 The exit code is 0 whatever the figures (this is a benchmark, not a test); 1 if the benchmark
 itself broke (a server did not start or died, no request got an answer), 130 on Ctrl-C.
@@ -41,10 +50,10 @@ import contextlib
 import os
 import shutil
 import signal
-import sqlite3
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,12 +61,14 @@ from fastapi import FastAPI, Request, Response
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 from bench.ingest_load import ROUTE, RunResult, deliveries, drive
+from bench.ingest_store import StoreCounts, count_store, drain, postgres
 from bench.loopback_http import HOST
 from bench.servers import BenchError, Server, child_env, free_port
 
 GOAL_P99_MS = 50.0
 GOAL_RATIO = 3.0
 MAX_REQUESTS = 1_000_000
+SWEEP_RATES = (200.0, 300.0, 500.0, 700.0, 1000.0, 1200.0, 1500.0, 2000.0, 2500.0, 3000.0)
 # The sample's PagerDuty service, mapped to a service without connectors.
 TRIAGE_YAML = "services:\n  - name: api\n    match:\n      pagerduty_service_ids: [PF9KMXH]\n"
 
@@ -72,6 +83,10 @@ class Options:
     connections: int
     warmup: int
     keep: bool
+    stores: tuple[str, ...] = ("sqlite",)
+    sweep: bool = False
+    rates: tuple[float, ...] = SWEEP_RATES
+    sweep_seconds: float = 5.0
 
     @property
     def requests(self) -> int:
@@ -79,76 +94,70 @@ class Options:
         return max(1, round(self.rate * self.seconds))
 
 
-@dataclass(frozen=True)
-class StoreCounts:
-    """What the triage store holds after the run."""
+@dataclass
+class Triage:
+    """A running `triage serve` over one store, and the deliveries it accepted."""
 
-    alerts: int
-    investigations: int
-    workflows: int
-    persisted: int  # accepted investigations with their alert, row and DBOS workflow all stored
-
-
-def count_store(db: Path, accepted: set[str]) -> StoreCounts:
-    """Row counts, and how many accepted investigations are stored in full."""
-    if not db.is_file():
-        raise BenchError(f"store {db} does not exist after the run")
-    with contextlib.closing(sqlite3.connect(db, timeout=30.0)) as conn:
-
-        def scalar(sql: str) -> int:
-            return int(conn.execute(sql).fetchone()[0])
-
-        def ids(sql: str) -> set[str]:
-            return {str(row[0]) for row in conn.execute(sql)}
-
-        stored = ids("SELECT i.id FROM investigations i JOIN alerts a ON a.id = i.alert_id")
-        stored &= ids("SELECT workflow_uuid FROM workflow_status")
-        return StoreCounts(
-            alerts=scalar("SELECT COUNT(*) FROM alerts"),
-            investigations=scalar("SELECT COUNT(*) FROM investigations"),
-            workflows=scalar("SELECT COUNT(*) FROM workflow_status"),
-            persisted=len(accepted & stored),
-        )
+    server: Server
+    port: int
+    url: str
+    secret: str
 
 
-def bench_triage(opts: Options, tmp: Path) -> tuple[RunResult, StoreCounts]:
-    """Run the load against `triage serve`; count the store once the server has stopped."""
-    secret = "bench-" + uuid.uuid4().hex
-    workdir = tmp / "triage"
+@contextlib.contextmanager
+def triage_server(opts: Options, tmp: Path, store: str) -> Iterator[Triage]:
+    """`triage serve` over a fresh store of kind `store` (a PostgreSQL server of its own)."""
+    workdir = tmp / f"triage-{store}"
     data_dir = workdir / "data"
     workdir.mkdir()
     config = workdir / "triage.yaml"
     config.write_text(TRIAGE_YAML)
-    port = free_port()
-    env = child_env({
-        "TRIAGE_DATA_DIR": str(data_dir),
-        "TRIAGE_CONFIG": str(config),
-        "TRIAGE_PAGERDUTY_WEBHOOK_SECRETS": secret,
-        "TRIAGE_PUBLIC_URL": f"http://{HOST}:{port}",
-    })
-    argv = [sys.executable, "-m", "triage.cli", "serve", "--host", HOST, "--port", str(port),
-            "--worker" if opts.with_worker else "--no-worker"]
-    warmup, timed = deliveries(opts.warmup, secret), deliveries(opts.requests, secret)
-    with Server("triage", argv, env, workdir, tmp / "triage.log") as server:
-        server.wait_ready(f"http://{HOST}:{port}/healthz", need_200=True)
-        result = asyncio.run(drive("triage", port, warmup, timed, opts.rate, opts.connections))
-        server.check_alive()
-    return result, count_store(data_dir / "triage.sqlite", result.accepted)
-
-
-def bench_bare(opts: Options, tmp: Path) -> RunResult:
-    """Run the same load against the bare endpoint."""
     secret = "bench-" + uuid.uuid4().hex
+    with contextlib.ExitStack() as stack:
+        url = (stack.enter_context(postgres()) if store == "postgres"
+               else f"sqlite:///{data_dir / 'triage.sqlite'}")
+        port = free_port()
+        env = child_env({
+            "TRIAGE_DATA_DIR": str(data_dir),
+            "TRIAGE_CONFIG": str(config),
+            "TRIAGE_DATABASE_URL": url,
+            "TRIAGE_PAGERDUTY_WEBHOOK_SECRETS": secret,
+            "TRIAGE_PUBLIC_URL": f"http://{HOST}:{port}",
+        })
+        argv = [sys.executable, "-m", "triage.cli", "serve", "--host", HOST, "--port", str(port),
+                "--worker" if opts.with_worker else "--no-worker"]
+        server = stack.enter_context(Server(f"triage ({store})", argv, env, workdir,
+                                            tmp / f"triage-{store}.log"))
+        server.wait_ready(f"http://{HOST}:{port}/healthz", need_200=True)
+        yield Triage(server, port, url, secret)
+
+
+def load(opts: Options, target: str, port: int, rate: float, seconds: float,
+         secret: str = "bare-endpoint-checks-no-signature") -> RunResult:  # noqa: S107
+    """One open-loop run against a server (its warm-up deliveries first)."""
+    timed = deliveries(max(1, round(rate * seconds)), secret)
+    return asyncio.run(drive(target, port, deliveries(opts.warmup, secret), timed, rate,
+                             opts.connections))
+
+
+def settle(triage: Triage, accepted: set[str]) -> StoreCounts:
+    """Wait for the background step to drain, then reconcile accepted against stored."""
+    drain_s = drain(triage.url, triage.server.check_alive)
+    triage.server.check_alive()
+    return count_store(triage.url, accepted, drain_s)
+
+
+@contextlib.contextmanager
+def bare_server(tmp: Path) -> Iterator[int]:
+    """The bare endpoint in its own subprocess; its port."""
     workdir = tmp / "bare"
-    workdir.mkdir()
+    workdir.mkdir(exist_ok=True)
     port = free_port()
     argv = [sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(port)]
-    warmup, timed = deliveries(opts.warmup, secret), deliveries(opts.requests, secret)
     with Server("bare", argv, child_env({}), workdir, tmp / "bare.log") as server:
         server.wait_ready(f"http://{HOST}:{port}/healthz", need_200=False)
-        result = asyncio.run(drive("bare", port, warmup, timed, opts.rate, opts.connections))
+        yield port
         server.check_alive()
-    return result
 
 
 def serve_bare(port: int) -> None:
@@ -170,12 +179,12 @@ def bare_app() -> FastAPI:
     return app
 
 
-def report(opts: Options, triage: RunResult, bare: RunResult, store: StoreCounts,
-           load_before: float) -> str:
+def report(opts: Options, store_kind: str, triage: RunResult, bare: RunResult,
+           store: StoreCounts, load_before: float) -> str:
     """The printed table, ratios, reconciliation and goals."""
     lines = [
-        f"ingest benchmark: {opts.rate:g} req/s for {opts.seconds:g} s = {opts.requests} "
-        f"deliveries per target (+{opts.warmup} untimed warm-up), open loop, "
+        f"ingest benchmark ({store_kind} store): {opts.rate:g} req/s for {opts.seconds:g} s = "
+        f"{opts.requests} deliveries per target (+{opts.warmup} untimed warm-up), open loop, "
         f"{opts.connections} connections, worker: {'yes' if opts.with_worker else 'no'}, "
         f"CPUs: {os.cpu_count()}, load average before / after: "
         f"{load_before:.2f} / {os.getloadavg()[0]:.2f}",
@@ -200,9 +209,7 @@ def report(opts: Options, triage: RunResult, bare: RunResult, store: StoreCounts
         "",
         f"triage / bare: p50 {ratio50:.2f}x, p99 {ratio99:.2f}x",
         "",
-        f"triage store: accepted {accepted} (incl. warm-up), persisted {store.persisted} "
-        f"(rows: alerts {store.alerts}, investigations {store.investigations}, "
-        f"workflow_status {store.workflows}), lost {lost}",
+        reconciliation(accepted, store),
         "",
         "goals (latency over requests that got an answer; 'MET' also needs no failed request):",
     ]
@@ -220,23 +227,79 @@ def report(opts: Options, triage: RunResult, bare: RunResult, store: StoreCounts
     return "\n".join(lines)
 
 
+def reconciliation(accepted: int, store: StoreCounts) -> str:
+    """The accepted-versus-stored line."""
+    return (f"triage store: accepted {accepted} (incl. warm-up), persisted {store.persisted} "
+            f"(rows: alerts {store.alerts}, investigations {store.investigations}, "
+            f"workflow_status {store.workflows}; still waiting {store.waiting}; the background "
+            f"step drained {store.drain_s:.1f} s after the load), lost {accepted - store.persisted}")
+
+
+def check(triage: RunResult, bare: RunResult) -> None:
+    """Refuse figures from a run that measured nothing."""
+    if not triage.latencies_ms or not bare.latencies_ms:
+        raise BenchError("no request got an HTTP answer from "
+                         + ("triage" if not triage.latencies_ms else "bare"))
+    if bare.other_status:
+        raise BenchError(f"the bare endpoint answered {bare.other_status} requests with a "
+                         "status other than 202; the baseline is invalid")
+
+
+def run_once(opts: Options, tmp: Path, store: str, load_before: float) -> str:
+    """One rate against one store and the bare endpoint: the report."""
+    with triage_server(opts, tmp, store) as triage:
+        result = load(opts, "triage", triage.port, opts.rate, opts.seconds, triage.secret)
+        counts = settle(triage, result.accepted)
+    with bare_server(tmp) as port:
+        bare = load(opts, "bare", port, opts.rate, opts.seconds)
+    check(result, bare)
+    return report(opts, store, result, bare, counts, load_before)
+
+
+def sweep(opts: Options, tmp: Path, store: str) -> str:
+    """Raise the rate step by step until triage's p99 passes the goal; the capacity."""
+    lines = [f"sweep ({store} store): {opts.sweep_seconds:g} s per step, open loop, "
+             f"{opts.connections} connections, CPUs: {os.cpu_count()}, load average before: "
+             f"{os.getloadavg()[0]:.2f}",
+             f"{'rate/s':>8}{'achieved':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+             f"{'bare p99':>10}{'p99 ratio':>10}{'failed':>8}{'load':>7}"]
+    accepted: set[str] = set()
+    capacity, beyond = 0.0, ""
+    with triage_server(opts, tmp, store) as triage, bare_server(tmp) as bare_port:
+        for rate in opts.rates:
+            result = load(opts, "triage", triage.port, rate, opts.sweep_seconds, triage.secret)
+            bare = load(opts, "bare", bare_port, rate, opts.sweep_seconds)
+            check(result, bare)
+            triage.server.check_alive()
+            accepted |= result.accepted
+            p99, failed = result.percentile(0.99), result.errors + result.other_status
+            lines.append(f"{rate:>8g}{result.achieved_rate:>10.1f}{result.percentile(0.5):>9.2f}"
+                         f"{p99:>9.2f}{result.percentile(1.0):>9.2f}{bare.percentile(0.99):>10.2f}"
+                         f"{p99 / bare.percentile(0.99):>9.2f}x{failed:>8}"
+                         f"{os.getloadavg()[0]:>7.2f}")
+            if p99 > GOAL_P99_MS or failed:
+                beyond = f"; at {rate:g} req/s p99 was {p99:.1f} ms, {failed} failed"
+                break
+            capacity = rate
+        counts = settle(triage, accepted)
+    lines += [reconciliation(len(accepted), counts),
+              f"capacity ({store}): {capacity:g} req/s with p99 <= {GOAL_P99_MS:g} ms and no "
+              f"failed request{beyond or ' (the highest rate swept)'}"]
+    return "\n".join(lines)
+
+
 def run(opts: Options) -> int:
-    """One benchmark run; the temporary directory goes on every exit path unless `--keep`."""
+    """The benchmark; the temporary directory goes on every exit path unless `--keep`."""
     tmp = Path(tempfile.mkdtemp(prefix="triage-bench-"))
-    load_before = os.getloadavg()[0]
     try:
-        triage, store = bench_triage(opts, tmp)
-        bare = bench_bare(opts, tmp)
-        if not triage.latencies_ms or not bare.latencies_ms:
-            raise BenchError("no request got an HTTP answer from "
-                             + ("triage" if not triage.latencies_ms else "bare"))
-        if bare.other_status:
-            raise BenchError(f"the bare endpoint answered {bare.other_status} requests with a "
-                             "status other than 202; the baseline is invalid")
-        print(report(opts, triage, bare, store, load_before))
+        for store in opts.stores:
+            load_before = os.getloadavg()[0]
+            print(sweep(opts, tmp, store) if opts.sweep else run_once(opts, tmp, store,
+                                                                       load_before))
+            print(flush=True)
     finally:
         if opts.keep:
-            print(f"kept {tmp} (store, triage.log, bare.log)", file=sys.stderr)
+            print(f"kept {tmp} (stores, server logs)", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     return 0
@@ -253,10 +316,23 @@ def parse_args(argv: list[str] | None) -> tuple[Options, int | None]:
     parser.add_argument("--warmup", type=int, default=20,
                         help="untimed sequential deliveries before the timed run")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--store", choices=["sqlite", "postgres", "both"], default="sqlite",
+                        help="the triage store (postgres: a fresh server from this machine)")
+    parser.add_argument("--sweep", action="store_true",
+                        help="raise the rate until p99 passes 50 ms; print the capacity")
+    parser.add_argument("--rates", default=",".join(f"{r:g}" for r in SWEEP_RATES),
+                        help="comma-separated rates the sweep steps through")
+    parser.add_argument("--sweep-seconds", type=float, default=5.0, help="duration of a step")
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     ns = parser.parse_args(argv)
+    try:
+        rates = tuple(float(r) for r in ns.rates.split(","))
+    except ValueError:
+        parser.error("--rates takes comma-separated numbers")
     opts = Options(rate=ns.rate, seconds=ns.seconds, with_worker=ns.with_worker,
-                   connections=ns.connections, warmup=ns.warmup, keep=ns.keep)
+                   connections=ns.connections, warmup=ns.warmup, keep=ns.keep,
+                   stores=("sqlite", "postgres") if ns.store == "both" else (ns.store,),
+                   sweep=ns.sweep, rates=rates, sweep_seconds=ns.sweep_seconds)
     if not (opts.rate > 0 and opts.seconds > 0 and opts.connections > 0 and opts.warmup >= 0):
         parser.error("--rate, --seconds and --connections must be positive, --warmup >= 0")
     if opts.requests + opts.warmup > MAX_REQUESTS:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from triage.store import Store
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 512  # bounds one transaction's size and its statements' parameter lists
+BUSY_SECONDS = 0.1  # committed this recently: the ack path is busy
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class GroupCommitter:
     def __init__(self, store: Store, on_commit: Callable[[int], None] | None = None) -> None:
         self.store = store
         self.on_commit = on_commit  # told how many alerts a batch accepted
+        self._last_commit = -BUSY_SECONDS
         self._queue: queue.SimpleQueue[tuple[Arrival, Future[list[Decision]]] | None] = (
             queue.SimpleQueue())
         self._thread = threading.Thread(target=self._run, name="intake-commit", daemon=True)
@@ -108,6 +111,10 @@ class GroupCommitter:
         future: Future[list[Decision]] = Future()
         self._queue.put((arrival, future))
         return future
+
+    def busy(self) -> bool:
+        """Whether deliveries are arriving (a batch committed within `BUSY_SECONDS`)."""
+        return time.monotonic() - self._last_commit < BUSY_SECONDS
 
     def close(self) -> None:
         """Commit what is queued, then stop the thread."""
@@ -136,6 +143,7 @@ class GroupCommitter:
 
     def _commit(self, batch: list[tuple[Arrival, Future[list[Decision]]]]) -> None:
         accepted = commit(self.store, batch)
+        self._last_commit = time.monotonic()
         if accepted and self.on_commit is not None:
             self.on_commit(accepted)
 

@@ -3,7 +3,10 @@ group-commit writer and the in-process promoter it wakes (`Runtime.intake`)."""
 
 from __future__ import annotations
 
+import gc
+import json
 from collections import Counter
+from typing import Any
 
 from triage.analysis.redaction import Redactor
 from triage.intake.commit import GroupCommitter
@@ -12,6 +15,7 @@ from triage.runtime import Runtime
 
 _MEMO_SIZE = 16_384
 _MEMO_LONGEST = 1_024
+_TREE_LONGEST = 4_096  # JSON characters: longer subtrees are walked, not remembered
 
 
 class MemoRedactor(Redactor):
@@ -22,6 +26,30 @@ class MemoRedactor(Redactor):
     def __init__(self, base: Redactor) -> None:
         super().__init__(base.config)
         self._memo: dict[str, tuple[str, Counter[str]]] = {}
+        self._trees: dict[str, tuple[Any, Counter[str]]] = {}
+
+    def redact_value(self, value: Any, counts: Counter[str] | None = None) -> Any:
+        """As `Redactor.redact_value`, from the memo when an equal object or array was seen
+        (same JSON text: same keys in the same order, same values and types). The answer is
+        shared between callers: what the intake stores is serialised, never changed."""
+        if not isinstance(value, dict | list) or not value:
+            return super().redact_value(value, counts)
+        try:
+            key = json.dumps(value, ensure_ascii=False, check_circular=False)
+        except (TypeError, ValueError):  # not JSON: walk it
+            return super().redact_value(value, counts)
+        if len(key) > _TREE_LONGEST:
+            return super().redact_value(value, counts)
+        known = self._trees.get(key)
+        if known is None:
+            found: Counter[str] = Counter()
+            known = (super().redact_value(value, found), found)
+            if len(self._trees) >= _MEMO_SIZE:
+                self._trees.clear()
+            self._trees[key] = known
+        if counts is not None and known[1]:
+            counts.update(known[1])
+        return known[0]
 
     def redact_text(self, text: str, counts: Counter[str] | None = None) -> str:
         """As `Redactor.redact_text`, from the memo when this string was seen."""
@@ -43,9 +71,16 @@ class IntakePipeline:
     """The ack path's writer and the background step behind it."""
 
     def __init__(self, runtime: Runtime) -> None:
+        # What the process built to start (modules, config, DBOS, the app) lives as long as it
+        # does: frozen, a full collection no longer walks it while webhooks wait (a 100 ms pause
+        # in the middle of a burst, measured).
+        if not gc.get_freeze_count():  # once per process
+            gc.collect()
+            gc.freeze()
         self.redactor = MemoRedactor(runtime.redactor)
-        self.promoter = Promoter(runtime)
-        self.committer = GroupCommitter(runtime.store, on_commit=self.promoter.wake)
+        self.committer = GroupCommitter(runtime.store)
+        self.promoter = Promoter(runtime, busy=self.committer.busy)
+        self.committer.on_commit = self.promoter.wake
 
     def close(self) -> None:
         """Commit what is queued, then stop both threads (waiting alerts stay in the store)."""

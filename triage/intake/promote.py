@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from triage import repository as repo
@@ -22,6 +24,12 @@ from triage.runtime import Runtime, enqueue_options
 
 log = logging.getLogger(__name__)
 BATCH = 200
+# While the ack path is busy, promote in short transactions (SQLite has one writer: a long one
+# would hold every 202 behind it) and for at most a quarter of the time (one GIL): the 202s come
+# first, the backlog drains when the storm passes.
+BUSY_BATCH = 16
+BUSY_SHARE = 0.25
+BUSY_GAP_SECONDS = 0.05
 WORKER_DELAY = timedelta(seconds=3)  # a live API promotes its own rows well before this
 POLL_SECONDS = 1.0
 
@@ -49,11 +57,14 @@ def promote_pending(runtime: Runtime, limit: int = BATCH,
 
 
 class Promoter:
-    """A thread that promotes waiting alerts when told (`wake`) and every `POLL_SECONDS`."""
+    """A thread that promotes waiting alerts when told (`wake`) and every `POLL_SECONDS`; it
+    yields to the ack path while `busy()` says that is committing."""
 
-    def __init__(self, runtime: Runtime, older_than: timedelta = timedelta(0)) -> None:
+    def __init__(self, runtime: Runtime, older_than: timedelta = timedelta(0),
+                 busy: Callable[[], bool] = lambda: False) -> None:
         self.runtime = runtime
         self.older_than = older_than
+        self.busy = busy
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="intake-promote", daemon=True)
@@ -74,9 +85,19 @@ class Promoter:
             self._wake.wait(POLL_SECONDS)
             self._wake.clear()
             try:
-                while not self._stop.is_set() and promote_pending(
-                        self.runtime, older_than=self.older_than) == BATCH:
-                    pass  # a full batch: more may be waiting
+                self._drain()
             except Exception:  # the rows stay waiting; the next round retries
                 log.exception("promoting accepted alerts to investigations failed; will retry")
                 self._stop.wait(POLL_SECONDS)
+
+    def _drain(self) -> None:
+        while not self._stop.is_set():
+            busy = self.busy()
+            limit = BUSY_BATCH if busy else BATCH
+            started = time.monotonic()
+            done = promote_pending(self.runtime, limit, self.older_than)
+            if busy and done:
+                pause = (time.monotonic() - started) * (1 / BUSY_SHARE - 1)
+                self._stop.wait(max(pause, BUSY_GAP_SECONDS))
+            elif done < limit:
+                return  # nothing more waiting (new commits wake us again)
