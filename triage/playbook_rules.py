@@ -7,12 +7,14 @@
         any: [{signal: metric_shift, metric: "(?i)latency|db_", direction: rose},
               {signal: new_errors, shape: db_lock, min_share: 0.3}]  # one must be
         against: [{signal: recent_deploy}]                                # lowers confidence
+        cite: [{signal: db_blocking}]             # listed with its evidence when it fires
         base: 0.35
         weight: 0.5
 
 Confidence = base + weight * (mean strength of the supporting signals), minus 0.15 for each
-`against` condition some other signal meets, capped to [0, 0.95]. `signal: symptom` means any
-signal that is not a deploy.
+`against` condition some other signal meets, capped to [0, 0.95]. `cite` signals say more about
+the cause (who holds a pool's connections) without making the rule fire or moving its confidence.
+`signal: symptom` means any signal that is not a deploy.
 """
 
 from __future__ import annotations
@@ -151,6 +153,9 @@ class HypothesisRule(BaseModel):
     all: list[SignalMatch] = Field(default_factory=list)
     any: list[SignalMatch] = Field(default_factory=list)
     against: list[SignalMatch] = Field(default_factory=list)
+    cite: list[SignalMatch] = Field(default_factory=list, description="signals cited with the "
+                                    "evidence when the rule fires; they never make it fire nor "
+                                    "move its confidence")
     base: float = Field(default=0.3, ge=0.0, le=1.0)
     weight: float = Field(default=0.5, ge=0.0, le=1.0)
     fallback: bool = Field(default=False, description="only when no other rule fires")
@@ -190,5 +195,7 @@ class HypothesisRule(BaseModel):
         title = self.title.format(signal=strongest.title, service=service or "the service",
                                   deploy=deploy.title if deploy else "")
         suspect = str(deploy.detail.get("commit")) if deploy and self.blame else None
-        return RuleOutcome(confidence=round(confidence, 3), support=support, against=against,
+        cited = [s for s in signals if s not in support and s not in against
+                 and any(c.matches(s) for c in self.cite)]
+        return RuleOutcome(confidence=round(confidence, 3), support=support + cited, against=against,
                            title=title, suspect_commit=suspect)

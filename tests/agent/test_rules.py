@@ -71,6 +71,25 @@ def test_a_blocking_tree_alone_is_database_contention() -> None:
     assert ranked[0].evidence == ["db"]
 
 
+def test_a_pool_at_its_limit_cites_who_holds_its_connections() -> None:
+    full = signal(SignalKind.GAUGE_AT_LIMIT, "db_pool_in_use reached 20 (100% of db_pool_max)", 1.0,
+                  "metrics")
+    idle = signal(SignalKind.DB_IDLE_IN_TRANSACTION, "8 sessions idle in an open transaction "
+                  "(pid 7, refund-worker) after: SELECT 1", 0.45, "db")
+    alone, cited = rank(RULES, [full], "x")[0], rank(RULES, [full, idle], "x")[0]
+    assert cited.category == alone.category == "resource-exhaustion"
+    assert cited.confidence == alone.confidence  # cited, not weighed
+    assert cited.evidence == ["metrics", "db"]
+    assert cited.rationale[-1].startswith("8 sessions idle in an open transaction (pid 7, refund")
+
+
+def test_a_cited_signal_alone_makes_no_rule_fire() -> None:
+    rule = HypothesisRule(category="x", title="{signal}", any=[SignalMatch(signal="gauge_at_limit")],
+                          cite=[SignalMatch(signal="db_idle_in_transaction")])
+    idle = signal(SignalKind.DB_IDLE_IN_TRANSACTION, "idle", 0.9, "db")
+    assert rule.evaluate([idle], None) is None
+
+
 def test_rising_requests_are_a_traffic_surge() -> None:
     surge = signal(SignalKind.METRIC_SHIFT, "http_requests_total rose x4", metric="http_requests_total",
                    direction="rose")

@@ -65,3 +65,21 @@ def test_a_held_lock_is_named_as_database_contention(held_lock: str, tmp_path: P
     assert blocking and "nightly-export" in blocking[0].title
     assert report.findings is not None and not report.findings.abstained
     assert report.findings.hypotheses[0].category == "db-contention"
+
+
+def test_sessions_idle_in_a_transaction_are_named_with_their_last_statement() -> None:
+    from connectors import Evidence, EvidenceKind, EvidenceStatus
+    from triage.analysis.database import database_signals
+    from triage.analysis.signals import CitedEvidence
+
+    at = datetime(2026, 10, 14, 9, 30, tzinfo=UTC)
+    rows = [{"pid": 70 + n, "application_name": "refund-worker", "idle_seconds": 40 + n,
+             "last_query": f"SELECT id FROM orders WHERE status = 'refund_pending' -- {n}"}
+            for n in range(3)] + [{"pid": 9, "application_name": "psql", "idle_seconds": 5,
+                                   "last_query": "SELECT 1"}]
+    evidence = Evidence(connector="db", kind=EvidenceKind.DATABASE, status=EvidenceStatus.OK,
+                        query="\\idle_in_transaction 30s", start=at, end=at, row_count=4, rows=rows)
+    [found] = database_signals(CitedEvidence("idle", evidence))
+    assert found.title == ("3 session(s) idle in an open transaction; longest 42s (pid 72, "
+                           "refund-worker) after: SELECT id FROM orders WHERE status = "
+                           "'refund_pending' -- 2")

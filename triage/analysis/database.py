@@ -44,10 +44,12 @@ def _idle(rows: Rows, step: str) -> Signal | None:
     if not idle:
         return None
     longest = max(idle, key=lambda r: _number(r.get("idle_seconds")))
+    # the statement each session ran last before going idle is what its code path did
     return Signal(kind=SignalKind.DB_IDLE_IN_TRANSACTION,
                   title=f"{len(idle)} session(s) idle in an open transaction; longest "
                         f"{longest.get('idle_seconds')}s (pid {longest.get('pid')}, "
-                        f"{longest.get('application_name') or '?'})",
+                        f"{longest.get('application_name') or '?'}) after: "
+                        f"{str(longest.get('last_query') or '')[:120]}",
                   strength=min(1.0, 0.4 + _number(longest.get("idle_seconds")) / 600),
                   evidence=[step], detail={"sessions": len(idle), "longest": longest})
 
