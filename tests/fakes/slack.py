@@ -58,6 +58,8 @@ class FakeSlack:
     views: list[dict[str, Any]] = field(default_factory=list)
     expired_triggers: set[str] = field(default_factory=set)
     page_size: int = 0  # > 0: paginate reads at most this many messages a page
+    # Slack fetches an image block's URL while posting; False: it cannot (a private URL)
+    images_reachable: bool = True
 
     def __post_init__(self) -> None:
         self._clock = itertools.count(1)
@@ -75,6 +77,7 @@ class FakeSlack:
         self.views.clear()
         self.expired_triggers.clear()
         self.page_size = 0
+        self.images_reachable = True
 
     def rate_limit(self, method: str, retry_after: int = 0) -> None:
         """Answer the next call of `method` with Slack's 429."""
@@ -124,6 +127,10 @@ class FakeSlack:
             return _error("no_text")
         if problem := _blocks_problem(args.get("blocks") or []):
             return _error("invalid_blocks", problem)
+        images = [n for n, b in enumerate(args.get("blocks") or []) if b.get("type") == "image"]
+        if images and not self.images_reachable:
+            return _error("invalid_blocks",
+                          f"downloading image failed [json-pointer:/blocks/{images[0]}/image_url]")
         thread_ts = args.get("thread_ts")
         if thread_ts and not any(m.ts == thread_ts for m in messages):
             return _error("thread_not_found")

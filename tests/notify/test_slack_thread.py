@@ -88,6 +88,10 @@ def test_the_thread_has_a_parent_first_findings_and_the_verdict_and_the_parent_s
     assert parent.blocks[0]["type"] == "header" and "checkout" in _texts(parent.blocks)
     assert "Strongest signals so far:" in _texts(first.blocks)
     assert "Hypotheses:" in _texts(final.blocks) and "[bad-deploy]" in _texts(final.blocks)
+    # The headline chart, as the report's own signed PNG, above the button.
+    [image] = [b for b in final.blocks if b["type"] == "image"]
+    assert image["image_url"] == f"http://triage.test/reports/{inv}/chart.png"
+    assert image["alt_text"] and final.blocks[-1]["type"] == "actions"
     # The parent was edited once, to the verdict and the feedback buttons.
     assert parent.edited == 1 and len(slack.calls("chat.update")) == 1
     assert "Verdict: [bad-deploy]" in _texts(parent.blocks)
@@ -237,4 +241,22 @@ def test_the_thread_appears_once_when_the_worker_dies_between_posting_and_record
     assert recorded[killed_after][1] is True  # found in the channel, not posted again
     assert [recorded[k][0] for k in ("parent", "first", "final")] == [
         m.ts for m in slack.channels[CHANNEL]]
+    runtime.close()
+
+
+def test_a_chart_slack_cannot_download_leaves_the_reply_without_it(
+        tmp_path: Path, slack: FakeSlack) -> None:
+    slack.images_reachable = False  # the report's URL is private: Slack refuses the message
+    workdir, config = staged_demo(tmp_path)
+    outcome = replay(slack_settings(tmp_path, slack), with_channel(config, "checkout"),
+                     Source.PAGERDUTY, (workdir / "alert.json").read_bytes())
+    [parent] = slack.top_level(CHANNEL)
+    _, _first, final = slack.thread(CHANNEL, parent.ts)
+    assert [b["type"] for b in final.blocks if b["type"] == "image"] == []
+    assert "[bad-deploy]" in _texts(final.blocks)
+    refused = [c for c in slack.calls("chat.postMessage") if any(
+        b.get("type") == "image" for b in c.json().get("blocks") or [])]
+    assert len(refused) == 1  # tried once with the chart, then posted without it
+    runtime = Runtime.from_settings(slack_settings(tmp_path, slack), config)
+    assert _slack_steps(runtime, outcome.investigation_id)["final_note"][0] == "ok"
     runtime.close()

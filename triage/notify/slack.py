@@ -109,10 +109,11 @@ def _post(runtime: Runtime, poster: SlackPoster, investigation_id: str, kind: No
     body, _ = first_note(report, link) if kind == NoteKind.FIRST else final_note(report, history, link)
     body = runtime.redactor.redact_text(body)
     if kind.value not in recorded:
-        reply = poster.post_once(parent_channel, marker(investigation_id, kind.value),
-                                 body.split("\n", 1)[0], blocks.reply_blocks(body, link,
-                                                                             investigation_id),
-                                 thread_ts=parent_ts)
+        image = (blocks.chart_block(report, links_for(runtime.settings, runtime.settings.public_url)
+                                    .chart_png(investigation_id))
+                 if kind == NoteKind.FINAL else None)
+        reply = _post_reply(poster, parent_channel, parent_ts, marker(investigation_id, kind.value),
+                            body, link, investigation_id, image)
         _record(runtime, investigation_id, kind.value, reply)
         done[kind.value] = reply
     if kind == NoteKind.FINAL:
@@ -120,6 +121,26 @@ def _post(runtime: Runtime, poster: SlackPoster, investigation_id: str, kind: No
         poster.update(parent_channel, parent_ts, f"Triage: {alert.title} — {verdict}",
                       blocks.parent_blocks(alert, service, link, verdict, investigation_id))
     return done, where
+
+
+def _post_reply(poster: SlackPoster, channel: str, thread_ts: str, tag: str, body: str, link: str,
+                investigation_id: str, image: blocks.Block | None) -> PostedMessage:
+    """The reply, with the headline chart when there is one. Slack downloads the chart while
+    posting and refuses the whole message when it cannot (`invalid_blocks`: the report's URL is
+    not reachable from Slack, or Slack's fetch failed): the reply then goes without it."""
+    title = body.split("\n", 1)[0]
+    if image is not None:
+        try:
+            return poster.post_once(channel, tag, title,
+                                    blocks.reply_blocks(body, link, investigation_id, image=image),
+                                    thread_ts=thread_ts)
+        except SlackError as exc:
+            if exc.code != "invalid_blocks":
+                raise
+            log.warning("Slack refused the chart of %s (%s); posting the reply without it",
+                        investigation_id, exc.message)
+    return poster.post_once(channel, tag, title, blocks.reply_blocks(body, link, investigation_id),
+                            thread_ts=thread_ts)
 
 
 def _post_parent(runtime: Runtime, poster: SlackPoster, investigation_id: str, alert: Alert,
