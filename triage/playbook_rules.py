@@ -160,7 +160,8 @@ class HypothesisRule(BaseModel):
     weight: float = Field(default=0.5, ge=0.0, le=1.0)
     fallback: bool = Field(default=False, description="only when no other rule fires")
     blame: Literal["nearest_deploy"] | None = Field(
-        default=None, description="name the commit of the supporting deploy as the suspect")
+        default=None, description="name the commit of the supporting deploy (or of a "
+        "configuration-only deploy among the support) as the suspect")
 
     @model_validator(mode="after")
     def _has_conditions(self) -> HypothesisRule:
@@ -194,7 +195,10 @@ class HypothesisRule(BaseModel):
         deploy = next((s for s in support if s.kind == SignalKind.RECENT_DEPLOY), None)
         title = self.title.format(signal=strongest.title, service=service or "the service",
                                   deploy=deploy.title if deploy else "")
-        suspect = str(deploy.detail.get("commit")) if deploy and self.blame else None
+        # A configuration-only deploy reaches a rule as a config_event carrying its commit.
+        blamed = deploy or next((s for s in support if s.kind == SignalKind.CONFIG_EVENT
+                                 and s.detail.get("commit")), None)
+        suspect = str(blamed.detail.get("commit")) if blamed and self.blame else None
         cited = [s for s in signals if s not in support and s not in against
                  and any(c.matches(s) for c in self.cite)]
         return RuleOutcome(confidence=round(confidence, 3), support=support + cited, against=against,

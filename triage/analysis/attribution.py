@@ -12,7 +12,7 @@ from typing import Any
 
 from triage.analysis.drilldown import Contributor, drill_down
 from triage.analysis.drilldown_attributes import attributes
-from triage.analysis.levels import severity_of
+from triage.analysis.levels import answered_5xx, is_error_level, level_of, severity_of
 from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal, SignalKind
 
 SHOWN = 3
@@ -26,17 +26,40 @@ def is_anomalous(row: Mapping[str, Any]) -> bool:
     return status.isdigit() and (int(status) >= 500 or int(status) == 429)
 
 
+def is_logged_failure(row: Mapping[str, Any]) -> bool:
+    """A line the process logged at error level: what our own replicas saw fail, as opposed to
+    the requests they answered 5xx (which any replica answers when a shared cause fails)."""
+    line = dict(row)
+    return is_error_level(level_of(line)) and not answered_5xx(line)
+
+
 def attribution_signals(cited: CitedEvidence, window: AnalysisWindow) -> list[Signal]:
-    """The attribute values that best explain the anomaly in one logs evidence."""
-    found = drill_down(cited.evidence.rows, window.onset, is_anomalous=is_anomalous,
-                       end=window.end, top=SHOWN)
-    return [_signal(c, cited.step_id) for c in found]
+    """The attribute values that best explain the anomaly in one logs evidence.
+
+    Two readings: every anomalous line (errors, warnings, answered 5xx/429), and only the lines
+    the service logged as errors. The second tells "one zone's replicas time out on Redis"
+    (infrastructure: the others reach it fine) from "Redis is down" (every replica fails),
+    where the 5xx answered to clients are spread over all replicas by the load balancer.
+    """
+    rows = cited.evidence.rows
+    found = [(c, "errors") for c in drill_down(rows, window.onset, is_anomalous=is_anomalous,
+                                               end=window.end, top=SHOWN)]
+    logged = drill_down(rows, window.onset, is_anomalous=is_logged_failure, end=window.end,
+                        top=SHOWN)
+    best: dict[tuple[str, str, str], tuple[Contributor, str]] = {}
+    for contributor, anomaly in found + [(c, "logged errors") for c in logged
+                                         if c.mode == "concentration"]:
+        key = (contributor.field, contributor.value, contributor.mode)
+        if key not in best or contributor.anomaly_share > best[key][0].anomaly_share:
+            best[key] = (contributor, anomaly)
+    ranked = sorted(best.values(), key=lambda pair: -pair[0].score)[:SHOWN]
+    return [_signal(c, anomaly, cited.step_id) for c, anomaly in ranked]
 
 
-def _signal(found: Contributor, step_id: str) -> Signal:
+def _signal(found: Contributor, anomaly: str, step_id: str) -> Signal:
     share = found.anomaly_share if found.mode == "concentration" else found.incident_share
     return Signal(
-        kind=SignalKind.DRILLDOWN, title=found.describe(),
+        kind=SignalKind.DRILLDOWN, title=found.describe(anomaly),
         strength=round(min(1.0, 0.3 + found.score), 3), evidence=[step_id],
         detail={"field": found.field, "value": found.value, "mode": found.mode, "share": share,
                 "anomaly_share": found.anomaly_share, "traffic_share": found.traffic_share,

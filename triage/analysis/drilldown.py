@@ -41,7 +41,8 @@ DOMINANT = 0.25  # ...those with at least this share of the anomalous or of the 
 # Last name parts of fields that describe the outcome rather than the traffic: with an
 # `is_anomalous` by level or status they would "explain" the anomaly by restating it.
 OUTCOME_FIELDS = frozenset({"level", "severity", "levelname", "loglevel", "log_level", "status",
-                            "status_code", "statuscode", "status_class"})
+                            "status_code", "statuscode", "status_class", "response_code",
+                            "http_status", "http_code", "response_flags", "status_text"})
 
 Pair = tuple[str, str]
 
@@ -64,10 +65,10 @@ class Contributor:
     total: int  # incident rows with this value
     score: float  # share gained, coverage x (1 - 1/lift): of the anomaly, or of the traffic
 
-    def describe(self) -> str:
+    def describe(self, anomaly: str = "errors") -> str:
         """'currency=EUR: 100% of errors, 31% of traffic' / 'client=x: 2% -> 70% of requests'."""
         if self.mode == "concentration":
-            return (f"{self.field}={self.value}: {_percent(self.anomaly_share)} of errors, "
+            return (f"{self.field}={self.value}: {_percent(self.anomaly_share)} of {anomaly}, "
                     f"{_percent(self.traffic_share)} of traffic")
         return (f"{self.field}={self.value}: {_percent(self.baseline_share)} -> "
                 f"{_percent(self.incident_share)} of requests")

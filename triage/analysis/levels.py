@@ -29,20 +29,36 @@ def is_error(row: dict[str, Any]) -> bool:
     bunyan/pino numbers >= 50), or a request answered 5xx (a status field, or an access line
     logged at info level)."""
     level = level_of(row)
-    if level in ERROR_LEVELS:
+    if is_error_level(level):
         return True
     if level.isdigit():
-        number = int(level)
-        return 50 <= number < 100 or 500 <= number <= 599
+        return 500 <= int(level) <= 599
+    return _status_5xx(row) or (level not in WARNING_LEVELS and _served_5xx_line(row))
+
+
+def is_error_level(level: str) -> bool:
+    """An error level: a name, a syslog-style word, or a bunyan/pino number >= 50."""
+    return level in ERROR_LEVELS or (level.isdigit() and 50 <= int(level) < 100)
+
+
+def answered_5xx(row: dict[str, Any]) -> bool:
+    """Whether the row is a request this service answered 5xx (a status field or an access line)."""
+    return _status_5xx(row) or _served_5xx_line(row)
+
+
+def _status_5xx(row: dict[str, Any]) -> bool:
     for name in STATUS_FIELDS:
         status = row.get(name)
         if isinstance(status, int) and not isinstance(status, bool) and 500 <= status <= 599:
             return True
         if isinstance(status, str) and len(status) == 3 and status.startswith("5") and status.isdigit():
             return True
+    return False
+
+
+def _served_5xx_line(row: dict[str, Any]) -> bool:
     message = row.get("message")
-    return isinstance(message, str) and level not in WARNING_LEVELS and SERVED_5XX.search(
-        message[:300]) is not None
+    return isinstance(message, str) and SERVED_5XX.search(message[:300]) is not None
 
 
 def severity_of(row: dict[str, Any]) -> int:

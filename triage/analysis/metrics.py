@@ -62,8 +62,7 @@ def _series_shift(key: str, times: list[datetime], values: list[float], window: 
     how = "ramped" if shape == "ramp" else direction
     return Signal(
         kind=SignalKind.METRIC_SHIFT,
-        title=(f"{key} {how} from {centre:.4g} to {level:.4g} ({relative:.0%} change"
-               f"{', ' + _ratio(centre, level) if direction == 'rose' else ''})"),
+        title=f"{key} {how} from {centre:.4g} to {level:.4g} ({_change(centre, level)})",
         strength=min(1.0, 0.4 + abs(z) / 40),
         onset=onset,
         evidence=[step_id],
@@ -74,5 +73,11 @@ def _series_shift(key: str, times: list[datetime], values: list[float], window: 
     )
 
 
-def _ratio(before: float, after: float) -> str:
-    return f"{after / before:.1f}×" if before > 0 else "from zero"
+def _change(before: float, after: float) -> str:
+    """'+150%, 2.5 times' / '-40%' / 'from zero': a percentage of nothing would read as 10^13 %."""
+    if abs(before) < 1e-9:
+        return "from zero"
+    relative = (after - before) / abs(before)
+    if after > before and before > 0:
+        return f"{relative:+.0%}, {after / before:.1f}×"
+    return f"{relative:+.0%}"

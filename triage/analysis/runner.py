@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from connectors import EvidenceKind, EvidenceStatus
 from triage.analysis.attribution import attribution_signals
+from triage.analysis.config_changes import config_signals
 from triage.analysis.database import database_signals
 from triage.analysis.deploys import recent_deploys
 from triage.analysis.log_events import config_events, log_volume
@@ -67,6 +68,7 @@ def analyze_window(cited: list[CitedEvidence], window: AnalysisWindow,
         for signal in recent_deploys(item, onset, timedelta(minutes=limits.deploy_lookback_minutes),
                                      timedelta(minutes=limits.deploy_half_life_minutes))
     ]
+    symptoms += config_signals(usable, split, onset)
     return found, sorted(symptoms, key=lambda s: -s.strength) + deploys
 
 

@@ -46,6 +46,8 @@ SHAPES: list[tuple[Shape, re.Pattern[str]]] = [
         r"over ?capacity|request queued|server (?:is )?busy|admission")),
     (Shape.INFRASTRUCTURE, re.compile(
         r"(?i)i/o error|\bEIO\b|input/output error|read-only file ?system|no route to host|"
+        # errno 113 is EHOSTUNREACH: the peer's machine is gone (Envoy: "connect error: 113")
+        r"EHOSTUNREACH|host (?:is )?unreachable|connect error: 113\b|errno[ =:]*113\b|"
         r"network (?:is )?unreachable|node (?:\S+ )?(?:not ?ready|unreachable|down)|NotReady|"
         r"kernel|nfs|disk (?:failure|error)|bad sector|hardware|host (?:\S+ )?down|"
         r"segmentation fault|SIGBUS|machine check|clock skew|ntp")),

@@ -1,4 +1,4 @@
-"""`python -m tests.scenarios.blind --split dev|holdout --out DIR`."""
+"""`python -m tests.scenarios.blind --split dev|holdout --out DIR [--all-sources]`."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--split", choices=sorted(SPLITS), required=True)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--all-sources", action="store_true",
+                        help="each incident once per alert source, in OUT/<source>/")
     args = parser.parse_args()
-    for path in build_split(args.split, args.out):
+    for path in build_split(args.split, args.out, args.all_sources):
         print(path)
 
 

@@ -77,9 +77,17 @@ def build(kind: Kind, seed: int, source: str, out: Path) -> Path:
         return write(incident, source, Random(seed + 1), out)
 
 
-def build_split(split: str, out: Path) -> list[Path]:
-    """Every bundle of `split` under `out` (replacing what was there)."""
+def build_split(split: str, out: Path, all_sources: bool = False) -> list[Path]:
+    """Every bundle of `split` under `out` (replacing what was there); with `all_sources`, each
+    incident three times, once per alert source (in `out/<source>/`), to check that the verdict
+    does not depend on who delivered the alert."""
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    return [build(kind, seed, source, out) for seed, source, kind in seeds(split)]
+    if not all_sources:
+        return [build(kind, seed, source, out) for seed, source, kind in seeds(split)]
+    paths = []
+    for source in SOURCES:
+        (out / source).mkdir()
+        paths += [build(kind, seed, source, out / source) for seed, _, kind in seeds(split)]
+    return paths
