@@ -52,7 +52,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +60,7 @@ from fastapi import FastAPI, Request, Response
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 from bench.ingest_load import ROUTE, RunResult, deliveries, drive
-from bench.ingest_store import StoreCounts, count_store, drain, postgres
+from bench.ingest_store import StoreCounts, cpu_seconds, settle, triage_server
 from bench.loopback_http import HOST
 from bench.servers import BenchError, Server, child_env, free_port
 
@@ -69,8 +68,6 @@ GOAL_P99_MS = 50.0
 GOAL_RATIO = 3.0
 MAX_REQUESTS = 1_000_000
 SWEEP_RATES = (200.0, 300.0, 500.0, 700.0, 1000.0, 1200.0, 1500.0, 2000.0, 2500.0, 3000.0)
-# The sample's PagerDuty service, mapped to a service without connectors.
-TRIAGE_YAML = "services:\n  - name: api\n    match:\n      pagerduty_service_ids: [PF9KMXH]\n"
 
 
 @dataclass(frozen=True)
@@ -94,44 +91,6 @@ class Options:
         return max(1, round(self.rate * self.seconds))
 
 
-@dataclass
-class Triage:
-    """A running `triage serve` over one store, and the deliveries it accepted."""
-
-    server: Server
-    port: int
-    url: str
-    secret: str
-
-
-@contextlib.contextmanager
-def triage_server(opts: Options, tmp: Path, store: str) -> Iterator[Triage]:
-    """`triage serve` over a fresh store of kind `store` (a PostgreSQL server of its own)."""
-    workdir = tmp / f"triage-{store}"
-    data_dir = workdir / "data"
-    workdir.mkdir()
-    config = workdir / "triage.yaml"
-    config.write_text(TRIAGE_YAML)
-    secret = "bench-" + uuid.uuid4().hex
-    with contextlib.ExitStack() as stack:
-        url = (stack.enter_context(postgres()) if store == "postgres"
-               else f"sqlite:///{data_dir / 'triage.sqlite'}")
-        port = free_port()
-        env = child_env({
-            "TRIAGE_DATA_DIR": str(data_dir),
-            "TRIAGE_CONFIG": str(config),
-            "TRIAGE_DATABASE_URL": url,
-            "TRIAGE_PAGERDUTY_WEBHOOK_SECRETS": secret,
-            "TRIAGE_PUBLIC_URL": f"http://{HOST}:{port}",
-        })
-        argv = [sys.executable, "-m", "triage.cli", "serve", "--host", HOST, "--port", str(port),
-                "--worker" if opts.with_worker else "--no-worker"]
-        server = stack.enter_context(Server(f"triage ({store})", argv, env, workdir,
-                                            tmp / f"triage-{store}.log"))
-        server.wait_ready(f"http://{HOST}:{port}/healthz", need_200=True)
-        yield Triage(server, port, url, secret)
-
-
 def load(opts: Options, target: str, port: int, rate: float, seconds: float,
          secret: str = "bare-endpoint-checks-no-signature") -> RunResult:  # noqa: S107
     """One open-loop run against a server (its warm-up deliveries first)."""
@@ -140,24 +99,27 @@ def load(opts: Options, target: str, port: int, rate: float, seconds: float,
                              opts.connections))
 
 
-def settle(triage: Triage, accepted: set[str]) -> StoreCounts:
-    """Wait for the background step to drain, then reconcile accepted against stored."""
-    drain_s = drain(triage.url, triage.server.check_alive)
-    triage.server.check_alive()
-    return count_store(triage.url, accepted, drain_s)
-
-
 @contextlib.contextmanager
-def bare_server(tmp: Path) -> Iterator[int]:
-    """The bare endpoint in its own subprocess; its port."""
+def bare_server(tmp: Path) -> Iterator[tuple[Server, int]]:
+    """The bare endpoint in its own subprocess; it and its port."""
     workdir = tmp / "bare"
     workdir.mkdir(exist_ok=True)
     port = free_port()
     argv = [sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(port)]
     with Server("bare", argv, child_env({}), workdir, tmp / "bare.log") as server:
         server.wait_ready(f"http://{HOST}:{port}/healthz", need_200=False)
-        yield port
+        yield server, port
         server.check_alive()
+
+
+def measured(opts: Options, target: str, server: Server, port: int, rate: float,
+             seconds: float, secret: str = "bare-endpoint-checks-no-signature",  # noqa: S107
+             ) -> tuple[RunResult, float]:
+    """A run and the server's CPU milliseconds per delivery during it (warm-up included)."""
+    before = cpu_seconds(server)
+    result = load(opts, target, port, rate, seconds, secret)
+    used = cpu_seconds(server) - before
+    return result, used * 1000 / (len(result.outcomes) + opts.warmup)
 
 
 def serve_bare(port: int) -> None:
@@ -247,13 +209,16 @@ def check(triage: RunResult, bare: RunResult) -> None:
 
 def run_once(opts: Options, tmp: Path, store: str, load_before: float) -> str:
     """One rate against one store and the bare endpoint: the report."""
-    with triage_server(opts, tmp, store) as triage:
-        result = load(opts, "triage", triage.port, opts.rate, opts.seconds, triage.secret)
+    with triage_server(opts.with_worker, tmp, store) as triage:
+        result, triage_cpu = measured(opts, "triage", triage.server, triage.port, opts.rate,
+                                      opts.seconds, triage.secret)
         counts = settle(triage, result.accepted)
-    with bare_server(tmp) as port:
-        bare = load(opts, "bare", port, opts.rate, opts.seconds)
+    with bare_server(tmp) as (server, port):
+        bare, bare_cpu = measured(opts, "bare", server, port, opts.rate, opts.seconds)
     check(result, bare)
-    return report(opts, store, result, bare, counts, load_before)
+    return (report(opts, store, result, bare, counts, load_before)
+            + f"\nserver CPU per delivery: triage {triage_cpu:.2f} ms (the background step's "
+              f"share included as far as it ran), bare {bare_cpu:.2f} ms")
 
 
 def sweep(opts: Options, tmp: Path, store: str) -> str:
@@ -262,21 +227,24 @@ def sweep(opts: Options, tmp: Path, store: str) -> str:
              f"{opts.connections} connections, CPUs: {os.cpu_count()}, load average before: "
              f"{os.getloadavg()[0]:.2f}",
              f"{'rate/s':>8}{'achieved':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
-             f"{'bare p99':>10}{'p99 ratio':>10}{'failed':>8}{'load':>7}"]
+             f"{'bare p99':>10}{'p99 ratio':>10}{'failed':>8}{'cpu ms/req':>12}"
+             f"{'bare cpu':>10}{'load':>7}"]
     accepted: set[str] = set()
     capacity, beyond = 0.0, ""
-    with triage_server(opts, tmp, store) as triage, bare_server(tmp) as bare_port:
+    with triage_server(opts.with_worker, tmp, store) as triage, bare_server(tmp) as (bare_proc, bare_port):
         for rate in opts.rates:
-            result = load(opts, "triage", triage.port, rate, opts.sweep_seconds, triage.secret)
-            bare = load(opts, "bare", bare_port, rate, opts.sweep_seconds)
+            result, cpu = measured(opts, "triage", triage.server, triage.port, rate,
+                                   opts.sweep_seconds, triage.secret)
+            bare, bare_cpu = measured(opts, "bare", bare_proc, bare_port, rate,
+                                      opts.sweep_seconds)
             check(result, bare)
             triage.server.check_alive()
             accepted |= result.accepted
             p99, failed = result.percentile(0.99), result.errors + result.other_status
             lines.append(f"{rate:>8g}{result.achieved_rate:>10.1f}{result.percentile(0.5):>9.2f}"
                          f"{p99:>9.2f}{result.percentile(1.0):>9.2f}{bare.percentile(0.99):>10.2f}"
-                         f"{p99 / bare.percentile(0.99):>9.2f}x{failed:>8}"
-                         f"{os.getloadavg()[0]:>7.2f}")
+                         f"{p99 / bare.percentile(0.99):>9.2f}x{failed:>8}{cpu:>12.2f}"
+                         f"{bare_cpu:>10.2f}{os.getloadavg()[0]:>7.2f}")
             if p99 > GOAL_P99_MS or failed:
                 beyond = f"; at {rate:g} req/s p99 was {p99:.1f} ms, {failed} failed"
                 break

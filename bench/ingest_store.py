@@ -1,17 +1,20 @@
-"""The stores of the ingest benchmark (`bench/ingest.py`): a SQLite file, or a throwaway
-PostgreSQL server started from this machine's binaries (as tests/postgres.py does, but with
-fsync on: commit latency is what group commit is about); draining the background step and
-reconciling accepted deliveries against what is stored."""
+"""The server under test for the ingest benchmark (`bench/ingest.py`): `triage serve` over a
+SQLite file or a throwaway PostgreSQL server started from this machine's binaries (as
+tests/postgres.py does, but with fsync on: commit latency is what group commit is about); its
+CPU use; draining the background step and reconciling accepted deliveries against the store."""
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +22,13 @@ from typing import Any
 
 import psycopg
 
-from bench.servers import BenchError, free_port
+from bench.loopback_http import HOST
+from bench.servers import BenchError, Server, child_env, free_port
 from tests.postgres import _as_user, _wait_ready, find_pg_bin
 
 DRAIN_TIMEOUT_S = 300.0
+# The sample's PagerDuty service, mapped to a service without connectors.
+TRIAGE_YAML = "services:\n  - name: api\n    match:\n      pagerduty_service_ids: [PF9KMXH]\n"
 
 
 @dataclass(frozen=True)
@@ -111,3 +117,59 @@ def count_store(url: str, accepted: set[str], drain_s: float) -> StoreCounts:
         workflows=scalar("SELECT COUNT(*) FROM workflow_status"),
         waiting=scalar("SELECT COUNT(*) FROM intake_pending"),
         persisted=len(accepted & stored), drain_s=drain_s)
+
+
+@dataclass
+class Triage:
+    """A running `triage serve` over one store, and the deliveries it accepted."""
+
+    server: Server
+    port: int
+    url: str
+    secret: str
+
+
+@contextlib.contextmanager
+def triage_server(with_worker: bool, tmp: Path, store: str) -> Iterator[Triage]:
+    """`triage serve` over a fresh store of kind `store` (a PostgreSQL server of its own)."""
+    workdir = tmp / f"triage-{store}"
+    data_dir = workdir / "data"
+    workdir.mkdir()
+    config = workdir / "triage.yaml"
+    config.write_text(TRIAGE_YAML)
+    secret = "bench-" + uuid.uuid4().hex
+    with contextlib.ExitStack() as stack:
+        url = (stack.enter_context(postgres()) if store == "postgres"
+               else f"sqlite:///{data_dir / 'triage.sqlite'}")
+        port = free_port()
+        env = child_env({
+            "TRIAGE_DATA_DIR": str(data_dir),
+            "TRIAGE_CONFIG": str(config),
+            "TRIAGE_DATABASE_URL": url,
+            "TRIAGE_PAGERDUTY_WEBHOOK_SECRETS": secret,
+            "TRIAGE_PUBLIC_URL": f"http://{HOST}:{port}",
+        })
+        argv = [sys.executable, "-m", "triage.cli", "serve", "--host", HOST, "--port", str(port),
+                "--worker" if with_worker else "--no-worker"]
+        server = stack.enter_context(Server(f"triage ({store})", argv, env, workdir,
+                                            tmp / f"triage-{store}.log"))
+        server.wait_ready(f"http://{HOST}:{port}/healthz", need_200=True)
+        yield Triage(server, port, url, secret)
+
+
+def settle(triage: Triage, accepted: set[str]) -> StoreCounts:
+    """Wait for the background step to drain, then reconcile accepted against stored."""
+    drain_s = drain(triage.url, triage.server.check_alive)
+    triage.server.check_alive()
+    return count_store(triage.url, accepted, drain_s)
+
+
+def cpu_seconds(server: Server) -> float:
+    """User + system CPU the server process has used so far (Linux /proc)."""
+    if server.proc is None:
+        return math.nan
+    try:
+        fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -15,7 +15,8 @@ from triage.runtime import Runtime
 
 _MEMO_SIZE = 16_384
 _MEMO_LONGEST = 1_024
-_TREE_LONGEST = 4_096  # JSON characters: longer subtrees are walked, not remembered
+_TREE_LONGEST = 2_048  # JSON characters: longer subtrees (a whole delivery) are walked
+_TREES = 4_096  # at most ~16 MB of subtrees and their redacted copies
 
 
 class MemoRedactor(Redactor):
@@ -44,7 +45,7 @@ class MemoRedactor(Redactor):
         if known is None:
             found: Counter[str] = Counter()
             known = (super().redact_value(value, found), found)
-            if len(self._trees) >= _MEMO_SIZE:
+            if len(self._trees) >= _TREES:
                 self._trees.clear()
             self._trees[key] = known
         if counts is not None and known[1]:
