@@ -4,7 +4,12 @@ whose evidence is live database state are named only there; servers and sessions
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import make_settings
+from tests.waiting import wait_for
 from triage.backends import BackendError
 from triage.backends.db_activity import load_activity
 from triage.backends.elastic import LogsServer
@@ -139,3 +145,58 @@ def test_a_missing_osmem_server_is_a_clear_error(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(sys.modules, "osmem_server", None)  # as if the package were absent
     with pytest.raises(BackendError, match=r"osmem-server, which is not installed: pip install"):
         LogsServer()
+
+
+@pytest.fixture
+def open_tmp() -> Iterator[Path]:
+    """A temporary directory the unprivileged PostgreSQL user can enter (pytest's is root's)."""
+    path = Path(tempfile.mkdtemp(prefix="triage-term-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_a_terminated_eval_stops_the_servers_it_started(open_tmp: Path) -> None:
+    tmp_path = open_tmp
+    bundle = Path(__file__).parent / "bundles" / "orders-pool-leak"  # holds its sessions 35 s
+    run = subprocess.Popen([sys.executable, "-m", "triage.cli", "eval", "--backends", "real",
+                            str(bundle)], env={**os.environ, "TMPDIR": str(tmp_path)},
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        [root] = wait_for(lambda: list(tmp_path.glob("triage-eval-pg-*")), 120,
+                          "the eval's PostgreSQL")
+        lines = wait_for(lambda: _complete(root / "data" / "postmaster.pid"), 120, "it to start")
+        postmaster, port = int(lines[0]), int(lines[3])
+        wait_for(lambda: _staged(port), 120, "the bundle's sessions to be held")
+        run.send_signal(signal.SIGTERM)
+        assert run.wait(60) == 128 + signal.SIGTERM
+    finally:
+        run.kill()
+    assert not _running(postmaster)
+    assert list(tmp_path.glob("triage-eval-*")) == []
+
+
+def _complete(pidfile: Path) -> list[str]:
+    """postmaster.pid's lines once the server's own (initdb's has a negative pid) names the port."""
+    lines = pidfile.read_text().splitlines() if pidfile.exists() else []
+    return lines if len(lines) > 3 and lines[0].isdigit() and lines[3].isdigit() else []
+
+
+def _staged(port: int) -> bool:
+    """The leaking application's sessions are open on the eval's server."""
+    try:
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres") as conn:
+            row = conn.execute("SELECT count(*) FROM pg_stat_activity "
+                               "WHERE application_name = 'orders-refund-worker'").fetchone()
+    except psycopg.OperationalError:
+        return False
+    return row == (8,)
+
+
+def _running(pid: int) -> bool:
+    """The process exists and has not exited (a zombie whose parent is init has exited)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")

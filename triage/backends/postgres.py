@@ -62,6 +62,14 @@ class PostgresServer:
         self._bin = bin_dir
         self._prefix, user = _as_user()
         self.root = Path(tempfile.mkdtemp(prefix="triage-eval-pg-"))
+        try:  # interrupted half way (a failed initdb, Ctrl-C, SIGTERM): leave nothing behind
+            self.admin_dsn = self._start(user)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, user: Any) -> str:
+        """initdb, start, wait, create the read-only role; the superuser's DSN."""
         sock = self.root / "sock"
         sock.mkdir()
         if user is not None:
@@ -73,34 +81,22 @@ class PostgresServer:
         self._run("pg_ctl", "-D", str(self.root / "data"), "-l", str(self.root / "log"), "-w",
                   "-o", f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off "
                   "-c max_connections=200", "start")
-        self.admin_dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-        self._wait_ready()
-        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+        dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        _wait_ready(dsn)
+        with psycopg.connect(dsn, autocommit=True) as conn:
             # the production setup: a login role that reads everything and writes nothing
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(READONLY_ROLE)))
             conn.execute(sql.SQL("GRANT pg_read_all_data, pg_monitor TO {}").format(
                 sql.Identifier(READONLY_ROLE)))
+        return dsn
 
     def _run(self, tool: str, *args: str) -> None:
         try:
             subprocess.run([*self._prefix, str(self._bin / tool), *args], check=True,
                            capture_output=True)
         except subprocess.CalledProcessError as exc:
-            self.stop()
             raise BackendError(f"PostgreSQL {tool} failed: {exc.stderr.decode(errors='replace')}") \
                 from exc
-
-    def _wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                psycopg.connect(self.admin_dsn, connect_timeout=2).close()
-                return
-            except psycopg.OperationalError as exc:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise BackendError(f"PostgreSQL did not accept connections: {exc}") from exc
-                time.sleep(0.1)
 
     def dsn(self, database: str, user: str = "postgres") -> str:
         """The DSN of one database on this server, as `user`."""
@@ -130,7 +126,21 @@ class PostgresServer:
                 sql.Identifier(name)))
 
     def stop(self) -> None:
-        """Stop the cluster and delete its files."""
-        subprocess.run([*self._prefix, str(self._bin / "pg_ctl"), "-D", str(self.root / "data"),
-                        "-m", "immediate", "stop"], capture_output=True, check=False)
+        """Stop the cluster (if it ever started) and delete its files."""
+        if (self.root / "data").exists():  # pg_ctl says so quickly when nothing runs
+            subprocess.run([*self._prefix, str(self._bin / "pg_ctl"), "-D", str(self.root / "data"),
+                            "-m", "immediate", "stop"], capture_output=True, check=False)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _wait_ready(dsn: str, timeout: float = 30.0) -> None:
+    """Return once the server accepts connections."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            psycopg.connect(dsn, connect_timeout=2).close()
+            return
+        except psycopg.OperationalError as exc:
+            if time.monotonic() > deadline:
+                raise BackendError(f"PostgreSQL did not accept connections: {exc}") from exc
+            time.sleep(0.1)

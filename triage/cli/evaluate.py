@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
+import sys
+import threading
 import time
 from enum import StrEnum
 from pathlib import Path
@@ -52,6 +55,10 @@ def eval_(
     with contextlib.ExitStack() as stack:
         # one set of servers for the whole run, stopped on every way out (Ctrl-C included)
         servers = stack.enter_context(Servers()) if backends == BackendsOption.real else None
+        if servers is not None and threading.current_thread() is threading.main_thread():
+            # a SIGTERM unwinds like Ctrl-C, so pg_ctl's daemon and Prometheus are stopped too
+            previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+            stack.callback(signal.signal, signal.SIGTERM, previous)
         for bundle in bundles:
             started = time.perf_counter()
             results.append(evaluate(bundle, backends=backends.value, servers=servers))
@@ -79,6 +86,11 @@ def eval_(
         typer.echo("\n".join(format_calibration(figures)))
     if not results or not all(r.passed for r in results) or all(r.skipped for r in results):
         raise typer.Exit(1)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """Leave through the `with` blocks that stop the servers."""
+    sys.exit(128 + signum)
 
 
 def _print_result(result: ScenarioResult, seconds: float) -> None:
