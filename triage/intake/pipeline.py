@@ -4,9 +4,7 @@ group-commit writer and the in-process promoter it wakes (`Runtime.intake`)."""
 from __future__ import annotations
 
 import gc
-import json
 from collections import Counter
-from typing import Any
 
 from triage.analysis.redaction import Redactor
 from triage.intake.commit import GroupCommitter
@@ -15,8 +13,6 @@ from triage.runtime import Runtime
 
 _MEMO_SIZE = 16_384
 _MEMO_LONGEST = 1_024
-_TREE_LONGEST = 2_048  # JSON characters: longer subtrees (a whole delivery) are walked
-_TREES = 4_096  # at most ~16 MB of subtrees and their redacted copies
 
 
 class MemoRedactor(Redactor):
@@ -27,30 +23,6 @@ class MemoRedactor(Redactor):
     def __init__(self, base: Redactor) -> None:
         super().__init__(base.config)
         self._memo: dict[str, tuple[str, Counter[str]]] = {}
-        self._trees: dict[str, tuple[Any, Counter[str]]] = {}
-
-    def redact_value(self, value: Any, counts: Counter[str] | None = None) -> Any:
-        """As `Redactor.redact_value`, from the memo when an equal object or array was seen
-        (same JSON text: same keys in the same order, same values and types). The answer is
-        shared between callers: what the intake stores is serialised, never changed."""
-        if not isinstance(value, dict | list) or not value:
-            return super().redact_value(value, counts)
-        try:
-            key = json.dumps(value, ensure_ascii=False, check_circular=False)
-        except (TypeError, ValueError):  # not JSON: walk it
-            return super().redact_value(value, counts)
-        if len(key) > _TREE_LONGEST:
-            return super().redact_value(value, counts)
-        known = self._trees.get(key)
-        if known is None:
-            found: Counter[str] = Counter()
-            known = (super().redact_value(value, found), found)
-            if len(self._trees) >= _TREES:
-                self._trees.clear()
-            self._trees[key] = known
-        if counts is not None and known[1]:
-            counts.update(known[1])
-        return known[0]
 
     def redact_text(self, text: str, counts: Counter[str] | None = None) -> str:
         """As `Redactor.redact_text`, from the memo when this string was seen."""
