@@ -32,8 +32,10 @@ What one run does:
    waiting (`intake_pending` empty) and says how long that took.
 
 `--sweep` keeps both servers up and runs `--sweep-seconds` at each rate of `--rates` in turn,
-triage then bare, until triage's p99 passes 50 ms (or a request fails); it prints one line per
-step and the capacity line: the highest rate whose p99 stayed within 50 ms.
+triage then bare, until triage's p99 passes 50 ms (or a request fails) at the same rate twice
+(once can be another process's burst on a shared machine); it prints one line per step, the
+server CPU per delivery of both, and the capacity line: the highest rate whose p99 stayed
+within 50 ms.
 
 The exit code is 0 whatever the figures (this is a benchmark, not a test); 1 if the benchmark
 itself broke (a server did not start or died, no request got an answer), 130 on Ctrl-C.
@@ -231,8 +233,12 @@ def sweep(opts: Options, tmp: Path, store: str) -> str:
              f"{'bare cpu':>10}{'load':>7}"]
     accepted: set[str] = set()
     capacity, beyond = 0.0, ""
-    with triage_server(opts.with_worker, tmp, store) as triage, bare_server(tmp) as (bare_proc, bare_port):
-        for rate in opts.rates:
+    with (triage_server(opts.with_worker, tmp, store) as triage,
+          bare_server(tmp) as (bare_proc, bare_port)):
+        steps = [(rate, attempt) for rate in opts.rates for attempt in (1, 2)]
+        for rate, attempt in steps:
+            if attempt == 2 and capacity == rate:
+                continue  # passed at the first attempt
             result, cpu = measured(opts, "triage", triage.server, triage.port, rate,
                                    opts.sweep_seconds, triage.secret)
             bare, bare_cpu = measured(opts, "bare", bare_proc, bare_port, rate,
@@ -245,10 +251,11 @@ def sweep(opts: Options, tmp: Path, store: str) -> str:
                          f"{p99:>9.2f}{result.percentile(1.0):>9.2f}{bare.percentile(0.99):>10.2f}"
                          f"{p99 / bare.percentile(0.99):>9.2f}x{failed:>8}{cpu:>12.2f}"
                          f"{bare_cpu:>10.2f}{os.getloadavg()[0]:>7.2f}")
-            if p99 > GOAL_P99_MS or failed:
-                beyond = f"; at {rate:g} req/s p99 was {p99:.1f} ms, {failed} failed"
+            if p99 <= GOAL_P99_MS and not failed:
+                capacity = rate
+            elif attempt == 2:  # missed twice: not a passing stall of a shared machine
+                beyond = f"; at {rate:g} req/s p99 was {p99:.1f} ms, {failed} failed (twice)"
                 break
-            capacity = rate
         counts = settle(triage, accepted)
     lines += [reconciliation(len(accepted), counts),
               f"capacity ({store}): {capacity:g} req/s with p99 <= {GOAL_P99_MS:g} ms and no "
