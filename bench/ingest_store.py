@@ -8,11 +8,8 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import shutil
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,7 +21,8 @@ import psycopg
 
 from bench.loopback_http import HOST
 from bench.servers import BenchError, Server, child_env, free_port
-from tests.postgres import _as_user, _wait_ready, find_pg_bin
+from triage.backends import BackendError
+from triage.backends.postgres import PostgresServer
 
 DRAIN_TIMEOUT_S = 300.0
 # The sample's PagerDuty service, mapped to a service without connectors.
@@ -45,31 +43,16 @@ class StoreCounts:
 
 @contextlib.contextmanager
 def postgres() -> Iterator[str]:
-    """A fresh PostgreSQL server (fsync on) on a loopback port; its DSN."""
-    bin_dir = find_pg_bin()
-    if bin_dir is None:
-        raise BenchError("PostgreSQL server binaries (initdb, pg_ctl) not found")
-    prefix, user = _as_user()
-    root = Path(tempfile.mkdtemp(prefix="triage-bench-pg-"))
-    data, sock = root / "data", root / "sock"
-    sock.mkdir()
-    if user is not None:
-        for path in (root, sock):
-            os.chown(path, user.pw_uid, user.pw_gid)
-    port = free_port()
-    subprocess.run([*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres",
-                    "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
-    subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"),
-                    "-w", "-o", f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 "
-                    "-c max_connections=100", "start"], check=True, capture_output=True)
-    dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    """A fresh PostgreSQL server (fsync on: commits cost what they cost in production) on a
+    loopback port; its DSN."""
     try:
-        _wait_ready(dsn)
-        yield dsn
+        server = PostgresServer(durable=True, readonly_role=False, max_connections=100)
+    except BackendError as exc:
+        raise BenchError(str(exc)) from exc
+    try:
+        yield server.admin_dsn
     finally:
-        subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast",
-                        "stop"], capture_output=True, check=False)
-        shutil.rmtree(root, ignore_errors=True)
+        server.stop()
 
 
 def _query(url: str) -> Callable[[str], list[tuple[Any, ...]]]:

@@ -52,9 +52,16 @@ def _as_user() -> tuple[list[str], Any]:
 
 
 class PostgresServer:
-    """initdb into a temporary directory, pg_ctl start; `stop()` removes everything."""
+    """initdb into a temporary directory, pg_ctl start; `stop()` removes everything.
 
-    def __init__(self) -> None:
+    `durable`: fsync on (benchmarks measure commits as production pays them); off by default, for
+    throwaway data. `readonly_role`: create the `triage_ro` login role production uses.
+    """
+
+    def __init__(self, *, durable: bool = False, readonly_role: bool = True,
+                 max_connections: int = 200) -> None:
+        self._durable, self._readonly_role = durable, readonly_role
+        self._max_connections = max_connections
         bin_dir = find_pg_bin()
         if bin_dir is None:
             raise BackendError("PostgreSQL server binaries (initdb, pg_ctl) not found: install "
@@ -77,12 +84,15 @@ class PostgresServer:
                 os.chown(path, user.pw_uid, user.pw_gid)
         port = free_port()
         self._run("initdb", "-D", str(self.root / "data"), "-U", "postgres", "--auth=trust",
-                  "-E", "UTF8", "--no-sync")
+                  "-E", "UTF8", *([] if self._durable else ["--no-sync"]))
+        fsync = "" if self._durable else " -c fsync=off"
         self._run("pg_ctl", "-D", str(self.root / "data"), "-l", str(self.root / "log"), "-w",
-                  "-o", f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off "
-                  "-c max_connections=200", "start")
+                  "-o", f"-p {port} -k {sock} -c listen_addresses=127.0.0.1{fsync} "
+                  f"-c max_connections={self._max_connections}", "start")
         dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
         _wait_ready(dsn)
+        if not self._readonly_role:
+            return dsn
         with psycopg.connect(dsn, autocommit=True) as conn:
             # the production setup: a login role that reads everything and writes nothing
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(READONLY_ROLE)))
