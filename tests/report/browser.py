@@ -1,8 +1,10 @@
 """What the Chromium tests share: the system's Chromium through Playwright (never a downloaded
-browser), and a runtime's app served by real uvicorn on a loopback port, in a thread."""
+browser), a runtime's app served by real uvicorn on a loopback port in a thread, the finished demo
+investigation behind it, and where screenshots go."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -11,10 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from pydantic import SecretStr
 
+from tests.conftest import DEMO, make_settings
 from tests.waiting import wait_for
 from triage.app import create_app
+from triage.config import parse_config
 from triage.runtime import Runtime
+from triage.scenarios import load_scenario, run_scenario
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -52,3 +58,27 @@ def chromium(sync_api: Any) -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def served_demo(tmp: Path, signing_key: str) -> Iterator[tuple[str, str]]:
+    """A finished demo investigation (with its charts) behind real uvicorn, its links signed with
+    `signing_key`: (base URL, investigation id)."""
+    _, outcome = run_scenario(DEMO, make_settings(tmp), keep_dir=tmp / "demo")
+    sock, base = loopback_socket()
+    settings = make_settings(tmp, data_dir=tmp / "demo", public_url=base,
+                             report_signing_keys=[SecretStr(signing_key)])
+    runtime = Runtime.from_settings(settings, parse_config(load_scenario(DEMO).config,
+                                                           tmp / "demo", "demo"))
+    try:
+        with serving(runtime, sock):
+            yield base, outcome.investigation_id
+    finally:
+        runtime.close()
+
+
+def artefacts(tmp_path: Path) -> Path:
+    """Where screenshots go: $TRIAGE_TEST_ARTEFACTS (CI keeps it), else the test's own directory."""
+    where = Path(os.environ.get("TRIAGE_TEST_ARTEFACTS") or tmp_path)
+    where.mkdir(parents=True, exist_ok=True)
+    return where

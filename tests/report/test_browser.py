@@ -12,15 +12,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from tests.conftest import DEMO, make_settings
-from tests.report.browser import CHROMIUM, chromium, loopback_socket, serving
-from triage.config import parse_config
+from tests.report.browser import CHROMIUM, artefacts, chromium, served_demo
 from triage.report.links import LinkSigner
-from triage.runtime import Runtime
-from triage.scenarios import load_scenario, run_scenario
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 KEY = "b" * 48
 
 pytestmark = [pytest.mark.slow,
@@ -29,19 +24,9 @@ pytestmark = [pytest.mark.slow,
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """A finished demo investigation behind real uvicorn; yields (base URL, investigation id)."""
-    tmp = tmp_path_factory.mktemp("browser")
-    _, outcome = run_scenario(DEMO, make_settings(tmp), keep_dir=tmp / "demo")
-    sock, base = loopback_socket()
-    settings = make_settings(tmp, data_dir=tmp / "demo", public_url=base,
-                             report_signing_keys=[SecretStr(KEY)])
-    runtime = Runtime.from_settings(settings, parse_config(load_scenario(DEMO).config,
-                                                           tmp / "demo", "demo"))
-    try:
-        with serving(runtime, sock):
-            yield base, outcome.investigation_id
-    finally:
-        runtime.close()
+    """A finished demo investigation behind real uvicorn: (base URL, investigation id)."""
+    with served_demo(tmp_path_factory.mktemp("browser"), KEY) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +35,8 @@ def browser() -> Iterator[object]:
         yield launched
 
 
-def test_the_report_renders_expands_and_its_links_work(served: tuple[str, str],
-                                                       browser: object) -> None:
+def test_the_report_renders_expands_and_its_links_work(served: tuple[str, str], browser: object,
+                                                       tmp_path: Path) -> None:
     base, inv = served
     token = LinkSigner([SecretStr(KEY)], timedelta(days=1)).token(inv)
     page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
@@ -78,8 +63,7 @@ def test_the_report_renders_expands_and_its_links_work(served: tuple[str, str],
     page.wait_for_function("id => document.getElementById(id).open", arg=anchor[1:])
     assert target.evaluate("e => { const r = e.getBoundingClientRect();"
                            " return r.top >= 0 && r.top < window.innerHeight; }")
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+    page.screenshot(path=str(artefacts(tmp_path) / "report.png"), full_page=True)
 
     # its full-data link answers 200 with the step, through the page's own token
     data = target.get_by_text("full data (JSON)")
@@ -91,13 +75,14 @@ def test_the_report_renders_expands_and_its_links_work(served: tuple[str, str],
     page.close()
 
 
-def test_an_unsigned_link_shows_the_403_page(served: tuple[str, str], browser: object) -> None:
+def test_an_unsigned_link_shows_the_403_page(served: tuple[str, str], browser: object,
+                                             tmp_path: Path) -> None:
     base, inv = served
     page = browser.new_page()  # type: ignore[attr-defined]
     response = page.goto(f"{base}/reports/{inv}")
     assert response is not None and response.status == 403
     assert page.locator("h1").inner_text() == "This report link is not signed"
-    page.screenshot(path=str(ARTIFACTS / "report-403.png"))
+    page.screenshot(path=str(artefacts(tmp_path) / "report-403.png"))
     page.close()
 
 

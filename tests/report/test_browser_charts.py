@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -16,12 +15,8 @@ import pytest
 from PIL import Image
 from pydantic import SecretStr
 
-from tests.conftest import DEMO, make_settings
-from tests.report.browser import CHROMIUM, chromium, loopback_socket, serving
-from triage.config import parse_config
+from tests.report.browser import CHROMIUM, artefacts, chromium, served_demo
 from triage.report.links import LinkSigner
-from triage.runtime import Runtime
-from triage.scenarios import load_scenario, run_scenario
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
 KEY = "d" * 48
@@ -34,25 +29,9 @@ pytestmark = [pytest.mark.slow,
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """A finished demo investigation (with charts) behind real uvicorn: (base URL, id)."""
-    tmp = tmp_path_factory.mktemp("browser-charts")
-    _, outcome = run_scenario(DEMO, make_settings(tmp), keep_dir=tmp / "demo")
-    sock, base = loopback_socket()
-    settings = make_settings(tmp, data_dir=tmp / "demo", public_url=base,
-                             report_signing_keys=[SecretStr(KEY)])
-    runtime = Runtime.from_settings(settings, parse_config(load_scenario(DEMO).config,
-                                                           tmp / "demo", "demo"))
-    try:
-        with serving(runtime, sock):
-            yield base, outcome.investigation_id
-    finally:
-        runtime.close()
-
-
-def _artefacts(tmp_path: Path) -> Path:
-    where = Path(os.environ.get("TRIAGE_TEST_ARTEFACTS") or tmp_path)
-    where.mkdir(parents=True, exist_ok=True)
-    return where
+    """A finished demo investigation behind real uvicorn: (base URL, investigation id)."""
+    with served_demo(tmp_path_factory.mktemp("browser-charts"), KEY) as found:
+        yield found
 
 
 def _smallest_text_px(data_uri: str, shown_width: float) -> float:
@@ -104,5 +83,5 @@ def test_charts_are_visible_and_legible_at_phone_width(served: tuple[str, str],
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, wide[:8]
         assert refused == []
         page.locator("#charts").scroll_into_view_if_needed()
-        page.screenshot(path=str(_artefacts(tmp_path) / "report-charts-390.png"), full_page=True)
+        page.screenshot(path=str(artefacts(tmp_path) / "report-charts-390.png"), full_page=True)
         page.close()
