@@ -80,6 +80,12 @@ _CLAIM_PENDING = (
     # write transactions are serial anyway and ignore this).
     .with_for_update(of=intake_pending, skip_locked=True)
 )
+_PENDING_AS_QUEUED = (
+    sa.select(intake_pending.c.investigation_id.label("id"), intake_pending.c.alert_id,
+              alerts.c.service, intake_pending.c.received_at.label("created_at"))
+    .join(alerts, alerts.c.id == intake_pending.c.alert_id)
+    .where(intake_pending.c.investigation_id == sa.bindparam("id"))
+)
 _DELETE_PENDING = intake_pending.delete().where(
     intake_pending.c.investigation_id.in_(sa.bindparam("ids", expanding=True)))
 
@@ -151,6 +157,15 @@ def create_investigations(conn: Connection, claimed: list[dict[str, Any]], brain
     conn.execute(_DELETE_PENDING, {"ids": [row["investigation_id"] for row in claimed]})
 
 
+def still_pending(conn: Connection, investigation_ids: list[str]) -> bool:
+    """Whether any of these investigations is still waiting to be created."""
+    if not investigation_ids:
+        return False
+    query = sa.select(intake_pending.c.investigation_id).where(
+        intake_pending.c.investigation_id.in_(investigation_ids)).limit(1)
+    return conn.execute(query).first() is not None
+
+
 def oldest_pending(conn: Connection) -> datetime | None:
     """When the longest-waiting accepted alert without an investigation was received."""
     oldest: datetime | None = conn.execute(
@@ -203,7 +218,14 @@ def get_investigation(conn: Connection, investigation_id: str) -> dict[str, Any]
     row = conn.execute(
         sa.select(investigations).where(investigations.c.id == investigation_id)
     ).first()
-    return dict(row._mapping) if row else None
+    if row:
+        return dict(row._mapping)
+    # Accepted and named in its 202, created by the background step a moment later: queued.
+    pending = conn.execute(_PENDING_AS_QUEUED, {"id": investigation_id}).first()
+    if pending is None:
+        return None
+    return {**pending._mapping, "state": InvestigationState.QUEUED.value, "brain": "",
+            "started_at": None, "finished_at": None, "summary": None, "error": None}
 
 
 def list_investigations(conn: Connection, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:

@@ -220,9 +220,11 @@ def _add_slack_and_feedback(conn: Connection) -> None:
 
 def _add_intake_pending(conn: Connection) -> None:
     """Version 5: alerts carry their investigation's id; accepted alerts wait in intake_pending."""
-    conn.execute(sa.text("ALTER TABLE alerts ADD COLUMN investigation_id VARCHAR(64)"))
-    conn.execute(sa.text("UPDATE alerts SET investigation_id = (SELECT i.id FROM investigations i "
-                         "WHERE i.alert_id = alerts.id)"))
+    # Idempotent, as every migration here: a database restamped lower runs them again.
+    if "investigation_id" not in {c["name"] for c in sa.inspect(conn).get_columns("alerts")}:
+        conn.execute(sa.text("ALTER TABLE alerts ADD COLUMN investigation_id VARCHAR(64)"))
+        conn.execute(sa.text("UPDATE alerts SET investigation_id = (SELECT i.id FROM "
+                             "investigations i WHERE i.alert_id = alerts.id)"))
     intake_pending.create(conn, checkfirst=True)
 
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from tests.intake.conftest import Intake, unique
 from triage import repository as repo
-from triage.intake.commit import Arrival, Decision, commit
+from triage.intake.commit import Arrival, Decision, commit, write_batch
 from triage.intake.promote import promote_pending
 from triage.models import Alert, Severity, Source, utcnow
 from triage.store import alerts, deliveries, intake_pending, investigations
@@ -89,3 +89,18 @@ def test_concurrent_promoters_make_each_investigation_once(intake: Intake, promo
         table = "dbos.workflow_status" if intake.store == "postgresql" else "workflow_status"
         workflows = conn.execute(sa.text(f"SELECT workflow_uuid FROM {table}")).scalars()
         assert sorted(w for w in workflows if w in set(ids)) == sorted(ids)
+
+
+def test_an_accepted_alert_reads_as_its_queued_investigation_before_that_is_created(
+        intake: Intake) -> None:
+    accepted = arrival(unique("event:"), unique("cycle-"))
+    (_, alert_id, investigation_id), = accepted.alerts
+    with intake.runtime.store.transaction() as conn:  # no promoter sees it before this commits
+        write_batch(conn, [accepted])
+        row = repo.get_investigation(conn, investigation_id)
+        created = conn.execute(sa.select(investigations.c.id).where(
+            investigations.c.id == investigation_id)).first()
+    assert created is None
+    assert row is not None
+    assert (row["id"], row["alert_id"], row["state"]) == (investigation_id, alert_id, "queued")
+    assert row["created_at"] == accepted.received_at

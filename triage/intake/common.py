@@ -21,6 +21,7 @@ from triage import repository as repo
 from triage.analysis.redaction import Redactor
 from triage.intake.commit import Arrival, Decision
 from triage.intake.parsing import IntakeError, parse_json, validate
+from triage.intake.promote import promote_now
 from triage.models import Alert, utcnow
 from triage.report.links import links_for
 from triage.runtime import Runtime
@@ -137,9 +138,13 @@ async def accept(runtime: Runtime, source: str, delivery_keys: list[str], alerts
 
 def accept_alerts(runtime: Runtime, source: str, delivery_keys: list[str],
                   alerts: list[Alert], payload: dict[str, Any]) -> list[IntakeResult]:
-    """`accept` for callers on a thread of their own (Slack's actions)."""
+    """`accept` for callers on a thread of their own (Slack's actions), returning once the
+    investigations it started exist (those callers read them back at once)."""
     prepared = arrival(runtime, source, delivery_keys, alerts, payload)
-    return answer(runtime, prepared, runtime.intake.committer.submit(prepared).result())
+    decisions = runtime.intake.committer.submit(prepared).result()
+    promote_now(runtime, [d.investigation_id for d in decisions
+                          if d.status == "accepted" and d.investigation_id])
+    return answer(runtime, prepared, decisions)
 
 
 def answer(runtime: Runtime, prepared: Arrival, decisions: list[Decision]) -> list[IntakeResult]:

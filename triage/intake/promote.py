@@ -56,6 +56,22 @@ def promote_pending(runtime: Runtime, limit: int = BATCH,
     return len(claimed)
 
 
+def promote_now(runtime: Runtime, investigation_ids: list[str],
+                timeout: float = 30.0) -> None:
+    """Return once these investigations exist: promote what waits, and wait out another
+    promoter holding them (callers that read them back at once: Slack's actions)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        promote_pending(runtime)
+        with runtime.store.read() as conn:
+            if not repo.still_pending(conn, investigation_ids):
+                return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"investigations {investigation_ids} still waiting after "
+                               f"{timeout:.0f} s")
+        time.sleep(0.01)  # another promoter holds them until its commit
+
+
 class Promoter:
     """A thread that promotes waiting alerts when told (`wake`) and every `POLL_SECONDS`; it
     yields to the ack path while `busy()` says that is committing."""
