@@ -16,9 +16,9 @@ from pydantic import SecretStr
 
 from tests.conftest import CHECKOUT_CONFIG, DD_TOKEN, make_settings, pd_headers
 from tests.waiting import wait_for
-from triage import repository as repo
 from triage.app import create_app
 from triage.config import parse_config
+from triage.intake import records
 from triage.runtime import Runtime
 
 STORES = [pytest.param("sqlite", id="sqlite"),
@@ -33,7 +33,7 @@ def promoted(runtime: Runtime) -> None:
 
     def settled() -> bool:
         with runtime.store.read() as conn:
-            return repo.oldest_pending(conn) is None
+            return records.oldest_pending(conn) is None
 
     wait_for(settled, what="accepted alerts to get their investigations")
 

@@ -23,8 +23,8 @@ from typing import Any, Literal
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from triage import repository as repo
 from triage.failpoints import failpoint
+from triage.intake import records
 from triage.models import Alert
 from triage.store import Store
 
@@ -56,8 +56,8 @@ class Decision:
 
 def write_batch(conn: Connection, batch: list[Arrival]) -> list[list[Decision]]:
     """Dedupe and store `batch` on `conn` (the caller's transaction); one list per arrival."""
-    seen = repo.known_deliveries(conn, {(a.source, k) for a in batch for k in a.delivery_keys})
-    known = repo.known_alerts(conn, {(a.source, alert.dedup_key) for a in batch
+    seen = records.known_deliveries(conn, {(a.source, k) for a in batch for k in a.delivery_keys})
+    known = records.known_alerts(conn, {(a.source, alert.dedup_key) for a in batch
                                      for alert, _, _ in a.alerts})
     delivery_rows: list[dict[str, Any]] = []
     alert_rows: list[dict[str, Any]] = []
@@ -76,7 +76,7 @@ def write_batch(conn: Connection, batch: list[Arrival]) -> list[list[Decision]]:
             if identity in known:
                 made.append(Decision("duplicate-alert", known[identity][1]))
             else:
-                alert_rows.append(repo.alert_row(alert, alert_id, investigation_id,
+                alert_rows.append(records.alert_row(alert, alert_id, investigation_id,
                                                  arrival.payload, arrival.received_at))
                 known[identity] = (alert_id, investigation_id)
                 made.append(Decision("accepted", investigation_id))
@@ -90,7 +90,7 @@ def write_batch(conn: Connection, batch: list[Arrival]) -> list[list[Decision]]:
             delivery_rows.append(row)
             seen[(arrival.source, key)] = row | {"investigation_id": first[1] if first else None}
         decisions.append(made)
-    repo.insert_accepted(conn, delivery_rows, alert_rows)
+    records.insert_accepted(conn, delivery_rows, alert_rows)
     return decisions
 
 

@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from triage import repository as repo
 from triage.failpoints import failpoint
+from triage.intake import records
 from triage.models import utcnow
 from triage.runtime import Runtime, enqueue_options
 
@@ -40,14 +40,14 @@ def promote_pending(runtime: Runtime, limit: int = BATCH,
     `older_than` ago; return how many."""
     before = utcnow() - older_than
     with runtime.store.read() as conn:  # a cheap look first: no write lock for nothing
-        oldest = repo.oldest_pending(conn)
+        oldest = records.oldest_pending(conn)
     if oldest is None or oldest > before:
         return 0
     with runtime.store.transaction() as conn:
-        claimed = repo.claim_pending(conn, limit, before)
+        claimed = records.claim_pending(conn, limit, before)
         if not claimed:
             return 0
-        repo.create_investigations(conn, claimed, runtime.config.brain)
+        records.create_investigations(conn, claimed, runtime.config.brain)
         for row in claimed:
             runtime.client.enqueue_in_transaction(
                 conn, enqueue_options(row["investigation_id"], row["service"]),
@@ -64,7 +64,7 @@ def promote_now(runtime: Runtime, investigation_ids: list[str],
     while True:
         promote_pending(runtime)
         with runtime.store.read() as conn:
-            if not repo.still_pending(conn, investigation_ids):
+            if not records.still_pending(conn, investigation_ids):
                 return
         if time.monotonic() > deadline:
             raise TimeoutError(f"investigations {investigation_ids} still waiting after "
