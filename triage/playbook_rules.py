@@ -149,7 +149,8 @@ class HypothesisRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     category: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
-    title: str = Field(description="{signal}: the strongest supporting signal; {service}")
+    title: str = Field(description="{signal}: the strongest supporting signal; {service}; "
+                       "{deploy}: the supporting deploy; {change}: the strongest configuration change")
     all: list[SignalMatch] = Field(default_factory=list)
     any: list[SignalMatch] = Field(default_factory=list)
     against: list[SignalMatch] = Field(default_factory=list)
@@ -193,8 +194,12 @@ class HypothesisRule(BaseModel):
         confidence = max(0.0, min(MAX_CONFIDENCE, confidence - COUNTER_PENALTY * doubts))
         strongest = max(support, key=lambda s: s.strength)
         deploy = next((s for s in support if s.kind == SignalKind.RECENT_DEPLOY), None)
+        # {change}: the configuration change itself (a lowered limit, a values-only deploy) is
+        # what the first line should name, not the errors it caused.
+        change = max((s for s in support if s.kind == SignalKind.CONFIG_EVENT),
+                     key=lambda s: s.strength, default=strongest)
         title = self.title.format(signal=strongest.title, service=service or "the service",
-                                  deploy=deploy.title if deploy else "")
+                                  deploy=deploy.title if deploy else "", change=change.title)
         # A configuration-only deploy reaches a rule as a config_event carrying its commit.
         blamed = deploy or next((s for s in support if s.kind == SignalKind.CONFIG_EVENT
                                  and s.detail.get("commit")), None)

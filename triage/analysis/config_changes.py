@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from statistics import median
+from typing import Any
 
 from connectors.timeparse import parse_timestamp
 from triage.analysis.log_events import CONFIG_LAG, CONFIG_LEAD
@@ -44,12 +45,24 @@ def _proximity(lead_minutes: float) -> float:
     return round(max(0.2, 1 - max(lead_minutes, 0) / 60), 3)
 
 
+def changed_files(row: dict[str, Any]) -> list[str]:
+    """The files a deploy row changed, tests aside."""
+    return [str(f) for f in row.get("files") or [] if not TEST_FILE.search(str(f))]
+
+
+def is_config_only(row: dict[str, Any]) -> bool:
+    """Whether a deploy changed configuration files only (Helm values, a properties file): a
+    configuration change, judged as one (`config_event`), not as a code deploy."""
+    files = changed_files(row)
+    return bool(files) and all(CONFIG_FILE.search(f) for f in files)
+
+
 def config_only_deploys(cited: CitedEvidence, onset: datetime) -> list[Signal]:
     """Deploys shortly before the onset whose changed files (tests aside) are all configuration."""
     signals = []
     for row in cited.evidence.rows:
-        files = [str(f) for f in row.get("files") or [] if not TEST_FILE.search(str(f))]
-        if not files or not row.get("commit") or not all(CONFIG_FILE.search(f) for f in files):
+        files = changed_files(row)
+        if not row.get("commit") or not is_config_only(row):
             continue
         try:
             deployed_at = parse_timestamp(row.get("deployed_at"))

@@ -3,6 +3,8 @@
 A deploy's weight halves every `half_life` minutes before the onset: a code regression shows
 within minutes of reaching traffic, so a deploy an hour earlier is a weak suspect. A deploy after
 the onset cannot have caused it (a minute of slack covers the onset's per-minute resolution).
+A deploy that changed configuration files only is not a suspect here: it is a configuration
+change (`config_changes.config_only_deploys`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from connectors.timeparse import parse_timestamp
+from triage.analysis.config_changes import is_config_only
 from triage.analysis.signals import CitedEvidence, Signal, SignalKind
 
 LOOKBACK = timedelta(hours=2)
@@ -24,6 +27,8 @@ def recent_deploys(cited: CitedEvidence, onset: datetime | None,
     for row in cited.evidence.rows:
         # Deploy-kind evidence may also hold commits or files (GitHub): only deploys count here.
         if not row.get("deployed_at") or not row.get("commit"):
+            continue
+        if is_config_only(row):  # a configuration change: `config_changes` reports it
             continue
         try:
             deployed_at = parse_timestamp(row["deployed_at"])

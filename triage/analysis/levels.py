@@ -21,6 +21,9 @@ def level_of(row: dict[str, Any]) -> str:
 # `"POST /v1/pay HTTP/1.1" 502 ...`. An outbound call to a URL is not one (its path is absolute).
 SERVED_5XX = re.compile(r"\b(?:GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS)\s+/\S*(?:\s+HTTP/[\d.]+)?\"?"
                         r"\s+(?:status[=:]\s*)?5\d\d\b")
+# Any request this service served, whatever its status: an access line says what was answered.
+REQUEST_LINE = re.compile(r"\b(?:GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS)\s+/\S*(?:\s+HTTP/[\d.]+)?\"?"
+                          r"\s+(?:status[=:]\s*)?\d\d\d\b")
 STATUS_FIELDS = ("status", "status_code", "http_status", "http.status_code", "response_status")
 
 
@@ -61,12 +64,20 @@ def _served_5xx_line(row: dict[str, Any]) -> bool:
     return isinstance(message, str) and SERVED_5XX.search(message[:300]) is not None
 
 
+# PostgreSQL's `log_lock_waits` reports a session waiting on a lock at LOG (info) level: a
+# warning in all but name.
+LOCK_WAIT = re.compile(r"still waiting for \w*Lock on|acquired \w*Lock on .{0,60} after")
+
+
 def severity_of(row: dict[str, Any]) -> int:
-    """2 for failures (see is_error), 1 for warnings, 0 otherwise."""
+    """2 for failures (see is_error), 1 for warnings (and lock waits a database logs), 0 otherwise."""
     if is_error(row):
         return 2
     level = level_of(row)
-    return 1 if level in WARNING_LEVELS or (level.isdigit() and 40 <= int(level) < 50) else 0
+    if level in WARNING_LEVELS or (level.isdigit() and 40 <= int(level) < 50):
+        return 1
+    message = row.get("message")
+    return 1 if isinstance(message, str) and LOCK_WAIT.search(message[:300]) else 0
 
 
 def stamp_of(row: dict[str, Any]) -> datetime | None:
@@ -95,9 +106,23 @@ def failure_text(row: dict[str, Any]) -> str:
         if isinstance(value, dict):
             value = value.get("message") or value.get("type")
         if isinstance(value, str) and value.strip() and value.strip() not in message:
-            # the exception's own line: the last one that is not a database's CONTEXT / DETAIL /
-            # HINT trailer or a caret under a statement
-            lines = [line.strip() for line in value.strip().splitlines()
-                     if line.strip() and not _TRAILER.match(line.strip())]
-            extra.append(lines[-1][:EXCEPTION_TAIL] if lines else "")
+            extra.append(exception_line(value))
     return " | ".join([message, *extra]) if extra else message
+
+
+# Stack frames and elisions: never the exception itself (Java `at …` / `... 11 more`, Python
+# `File "…", line …`, the traceback header).
+_FRAME = re.compile(r"^(?:at |\.\.\. \d+ more|File \"|Traceback \(most recent call last\))")
+
+
+def exception_line(text: str) -> str:
+    """The line of an exception dump that says what failed: the innermost `Caused by:` of a Java
+    trace (the root cause), else the last line that is not a frame, a database's CONTEXT /
+    DETAIL / HINT trailer or a caret under a statement (Python puts the exception last)."""
+    lines = [line.strip() for line in text.strip().splitlines()
+             if line.strip() and not _TRAILER.match(line.strip())]
+    causes = [line for line in lines if line.startswith("Caused by:")]
+    if causes:
+        return causes[-1][:EXCEPTION_TAIL]
+    said = [line for line in lines if not _FRAME.match(line)]
+    return (said or lines or [""])[-1][:EXCEPTION_TAIL]

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
-from triage.analysis.levels import failure_text, severity_of
+from triage.analysis.levels import REQUEST_LINE, failure_text, severity_of
 from triage.analysis.shapes import shape_of, shape_shares
 from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal, SignalKind, Thresholds
 from triage.analysis.templates import TemplateChange, TemplateWindows, no_redaction
@@ -75,8 +75,10 @@ def new_error_templates(cited: CitedEvidence, window: AnalysisWindow,
         return None
     changed = [*new, *risen]
     warned = [c for c in [*diff.new, *diff.risen] if c.severity < ERROR_SEVERITY]
-    shapes = shape_shares([(_text(c), c.incident_count * 2) for c in changed]
-                          + [(_text(c), c.incident_count) for c in warned])
+    # Access lines (requests answered 5xx, or 4xx logged as errors) say that something failed,
+    # never what: they stay out of the shares, which would otherwise shrink as the symptom grows.
+    shapes = shape_shares([(_text(c), c.incident_count * 2) for c in changed if not _served(c)]
+                          + [(_text(c), c.incident_count) for c in warned if not _served(c)])
     lead = max(new or risen, key=lambda c: c.incident_count)
     what = (f"{len(new)} new error message(s)" if new else f"{len(risen)} error message(s) risen")
     total = sum(c.incident_count for c in changed)
@@ -91,6 +93,11 @@ def new_error_templates(cited: CitedEvidence, window: AnalysisWindow,
                 "warnings": [_detail(c) for c in warned[:SHOWN_TEMPLATES]],
                 "shapes": shapes, "lines": total},
     )
+
+
+def _served(change: TemplateChange) -> bool:
+    """Whether the template is an access line (a request served, whatever its status)."""
+    return REQUEST_LINE.search(_text(change)[:300]) is not None
 
 
 def _text(change: TemplateChange) -> str:

@@ -18,6 +18,7 @@ FAILED_VALUE = re.compile(
     r"(?i)^(5\d\d|5xx|429|error|errors|failed|failure|fail|server_error|exception|timeout|"
     r"unavailable|deadline_?exceeded|internal|unknown|resource_?exhausted|aborted|"
     r"data_?loss|cancelled|canceled|[1-9]\d?)$")  # gRPC numeric codes other than 0 (OK)
+CLIENT_ERROR_VALUE = re.compile(r"(?i)^(4\d\d|4xx|client_error)$")  # 429 matched FAILED_VALUE first
 ERROR_NAME = re.compile(r"(?i)error|fail|5xx|exception|reject|timeout|dropped|denied|refused|"
                         r"retries|retry|restart|crash|oom")
 LATENCY_NAME = re.compile(r"(?i)latency|duration|response_time|_time$|_time_|seconds$|_ms$|"
@@ -41,11 +42,21 @@ def counts_failures(labels: dict[str, str]) -> bool:
                for name, value in labels.items())
 
 
+def rejects(labels: dict[str, str]) -> bool:
+    """Whether a status-like label says these requests were refused as the client's fault (4xx):
+    not traffic (a surge is judged on requests served), not the service failing either."""
+    return any(name.lower() in STATUS_LABELS and CLIENT_ERROR_VALUE.match(value.strip())
+               for name, value in labels.items())
+
+
 def role_of(key: str) -> Role:
     """What the series measures."""
     name = key.split("{", 1)[0]
-    if counts_failures(labels_of(key)) or ERROR_NAME.search(name):
+    labels = labels_of(key)
+    if counts_failures(labels) or ERROR_NAME.search(name):
         return "errors"
+    if rejects(labels):
+        return "other"
     # `http_server_requests_seconds_count` counts requests; `_seconds` alone is their duration.
     if re.search(r"(?i)_count$|_total$", name) and TRAFFIC_NAME.search(name):
         return "traffic"

@@ -39,7 +39,9 @@ SHAPES: list[tuple[Shape, re.Pattern[str]]] = [
         r"waiting for (?:a )?(?:connection|conn) from (?:the )?pool|no (?:free|available|idle) "
         r"connections?|(?:connection|thread|worker) pool .{0,40}(?:max|limit)|"
         r"too many (?:connections|clients)|remaining connection slots|max_connections|"
-        r"cpu throttl|evicted|file descriptors?")),
+        r"cpu throttl|evicted|file descriptors?|"
+        # no local port left for a new connection (ports held in TIME_WAIT)
+        r"cannot assign requested address|EADDRNOTAVAIL|ephemeral ports?")),
     (Shape.OVERLOAD, re.compile(
         r"(?i)\b429\b|rate.?limit|too many requests|throttl|queue (?:is )?full|"
         r"(?:pool|workers?) saturated|saturat|backpressure|load ?shed|shedding|"
@@ -50,7 +52,9 @@ SHAPES: list[tuple[Shape, re.Pattern[str]]] = [
         r"EHOSTUNREACH|host (?:is )?unreachable|connect error: 113\b|errno[ =:]*113\b|"
         r"network (?:is )?unreachable|node (?:\S+ )?(?:not ?ready|unreachable|down)|NotReady|"
         r"kernel|nfs|disk (?:failure|error)|bad sector|hardware|host (?:\S+ )?down|"
-        r"segmentation fault|SIGBUS|machine check|clock skew|ntp")),
+        r"segmentation fault|SIGBUS|machine check|clock skew|ntp|"
+        # a token "from the future": this machine's clock is behind (JWT iat / nbf checks)
+        r"used before issued|issued in the future|not valid yet")),
     (Shape.CONFIG, re.compile(
         # a change announced, not any line that mentions configuration ("failed to refresh
         # feature flags: 502" is a dependency failing)
@@ -69,7 +73,11 @@ SHAPES: list[tuple[Shape, re.Pattern[str]]] = [
         r"unavailable|remote (?:end|host)|handshake|certificate|name ?resolution|"
         r"failed to resolve|could not resolve|NXDOMAIN|EAI_AGAIN|no such host|unknown ?host|"
         r"deadline.?exceeded|code ?= ?(?:Unavailable|DeadlineExceeded)|no healthy upstream|"
-        r"upstream connect error|\bUF\b|\bURX\b|\bUH\b|ssl|tls")),
+        r"upstream connect error|\bUF\b|\bURX\b|\bUH\b|ssl|tls|"
+        # a store that failed over: writes reach a node that is now a replica
+        r"\bREADONLY\b|read[- ]only replica|failover|failed over|"
+        # an AWS API call failed (botocore: "An error occurred (X) when calling the Y operation")
+        r"when calling the \w+ operation")),
     (Shape.CODE, re.compile(
         r"(?:[A-Z]\w*(?:Error|Exception)\b|Traceback|panic:|\bnil pointer|NullPointer|"
         r"undefined (?:method|is not)|is not a function|unhandled|assert(?:ion)? ?fail|"
