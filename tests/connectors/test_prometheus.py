@@ -182,7 +182,7 @@ def test_metric_analyzer_finds_the_shift_in_connector_rows(prom, live: Live):
     assert [s.detail["series"] for s in signals] == [
         f'triage_queue_depth{{instance="127.0.0.1:{live.exporter.port}",job="exporter",'
         'service="checkout",shard="a"}']
-    assert signals[0].title.endswith("rose from 5 to 50 (900% change, 10.0×)")
+    assert signals[0].title.endswith("rose from 5 to 50 (+900%, 10.0×)")
 
 
 def test_range_link_opens_the_graph_over_the_window(prom, live: Live):
