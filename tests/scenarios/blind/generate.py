@@ -81,13 +81,18 @@ def build_split(split: str, out: Path, all_sources: bool = False) -> list[Path]:
     """Every bundle of `split` under `out` (replacing what was there); with `all_sources`, each
     incident three times, once per alert source (in `out/<source>/`), to check that the verdict
     does not depend on who delivered the alert."""
+    return write_split(seeds(split), out, all_sources)
+
+
+def write_split(chosen: list[tuple[int, str, Kind]], out: Path, all_sources: bool) -> list[Path]:
+    """Render (seed, source, kind) incidents under `out`, replacing it (see `build_split`)."""
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     if not all_sources:
-        return [build(kind, seed, source, out) for seed, source, kind in seeds(split)]
+        return [build(kind, seed, source, out) for seed, source, kind in chosen]
     paths = []
     for source in SOURCES:
         (out / source).mkdir()
-        paths += [build(kind, seed, source, out / source) for seed, _, kind in seeds(split)]
+        paths += [build(kind, seed, source, out / source) for seed, _, kind in chosen]
     return paths

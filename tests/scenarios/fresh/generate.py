@@ -3,10 +3,9 @@ each other and from the blind corpus's. Rendering and `--all-sources` are the bl
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from tests.scenarios.blind.generate import SOURCES, Kind, build
+from tests.scenarios.blind.generate import SOURCES, Kind, write_split
 from tests.scenarios.fresh import (
     k_config,
     k_db,
@@ -43,13 +42,4 @@ def seeds(split: str) -> list[tuple[int, str, Kind]]:
 def build_split(split: str, out: Path, all_sources: bool = False) -> list[Path]:
     """Every bundle of `split` under `out` (replacing what was there); with `all_sources`, each
     incident once per alert source, in `out/<source>/`."""
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    if not all_sources:
-        return [build(kind, seed, source, out) for seed, source, kind in seeds(split)]
-    paths = []
-    for source in SOURCES:
-        (out / source).mkdir()
-        paths += [build(kind, seed, source, out / source) for seed, _, kind in seeds(split)]
-    return paths
+    return write_split(seeds(split), out, all_sources)
