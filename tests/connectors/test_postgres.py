@@ -176,7 +176,11 @@ def test_link_template_carries_the_query_and_window(db: str):
     database = db.rsplit("/", 1)[1]
     assert ev.link == (f"https://console.example/sql?db={database}&q=SELECT%201%20AS%20a"
                        "&from=2024-05-01T12%3A00%3A00%2B00%3A00&to=2024-05-01T13%3A00%3A00%2B00%3A00")
-    assert pg_connector(db).query(req("SELECT 1")).link is None
+    plain = pg_connector(db)
+    try:  # closed here: a pool left to the garbage collector is joined from a foreign thread
+        assert plain.query(req("SELECT 1")).link is None
+    finally:
+        plain.close()
 
 
 def test_parallel_queries_share_the_pool(pg: PostgresConnector):
