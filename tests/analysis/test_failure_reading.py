@@ -9,6 +9,8 @@ from typing import Any
 from connectors import EvidenceKind
 from tests.analysis.test_diagnosis import RULES, WINDOW, at, evidence
 from triage.agent.rules import rank
+from triage.analysis.attribution import is_logged_failure
+from triage.analysis.drilldown import count_windows
 from triage.analysis.levels import exception_line, failure_text, severity_of
 from triage.analysis.locality import placement_signals
 from triage.analysis.metric_roles import role_of
@@ -57,9 +59,15 @@ def _rows(failing: list[str], nodes: int = 9) -> list[dict[str, Any]]:
     return rows
 
 
+def _placed(rows: list[dict[str, Any]]) -> list[Any]:
+    counts = count_windows(rows, WINDOW.onset, WINDOW.end, {"logged": is_logged_failure})
+    return placement_signals(counts, "logged", "logs")
+
+
 def test_errors_on_two_of_nine_nodes_are_a_local_cause() -> None:
-    cited = evidence(EvidenceKind.LOGS, _rows(["ip-10-0-0-2", "ip-10-0-0-7"]), "logs")
-    [found] = placement_signals(cited, WINDOW)
+    rows = _rows(["ip-10-0-0-2", "ip-10-0-0-7"])
+    cited = evidence(EvidenceKind.LOGS, rows, "logs")
+    [found] = _placed(rows)
     assert found.detail["values"] == ["ip-10-0-0-2", "ip-10-0-0-7"] or \
         found.detail["values"] == ["ip-10-0-0-7", "ip-10-0-0-2"]
     assert found.detail["share"] == 1.0 and found.detail["of_values"] == 9
@@ -68,8 +76,9 @@ def test_errors_on_two_of_nine_nodes_are_a_local_cause() -> None:
 
 def test_errors_on_every_node_are_not_local() -> None:
     every = [f"ip-10-0-0-{n}" for n in range(9)]
-    cited = evidence(EvidenceKind.LOGS, _rows(every), "logs")
-    assert placement_signals(cited, WINDOW) == []
+    rows = _rows(every)
+    cited = evidence(EvidenceKind.LOGS, rows, "logs")
+    assert _placed(rows) == []
     assert rank(RULES, analyze([cited], WINDOW), "notify")[0].category == "dependency-failure"
 
 

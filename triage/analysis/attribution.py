@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from triage.analysis.drilldown import Contributor, drill_down
+from triage.analysis.drilldown import Contributor, count_windows, rank
 from triage.analysis.drilldown_attributes import attributes
 from triage.analysis.levels import answered_5xx, is_error_level, level_of, severity_of
+from triage.analysis.locality import placement_signals
 from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal, SignalKind
 
 SHOWN = 3
+ERRORS, LOGGED = "errors", "logged errors"  # the two readings of the anomaly, as titles say them
 
 
 def is_anomalous(row: Mapping[str, Any]) -> bool:
@@ -41,19 +43,19 @@ def attribution_signals(cited: CitedEvidence, window: AnalysisWindow) -> list[Si
     (infrastructure: the others reach it fine) from "Redis is down" (every replica fails),
     where the 5xx answered to clients are spread over all replicas by the load balancer.
     """
-    rows = cited.evidence.rows
-    found = [(c, "errors") for c in drill_down(rows, window.onset, is_anomalous=is_anomalous,
-                                               end=window.end, top=SHOWN)]
-    logged = drill_down(rows, window.onset, is_anomalous=is_logged_failure, end=window.end,
-                        top=SHOWN)
+    counts = count_windows(cited.evidence.rows, window.onset, window.end,
+                           {ERRORS: is_anomalous, LOGGED: is_logged_failure})
+    found = [(c, ERRORS) for c in rank(counts, ERRORS, top=SHOWN)]
+    logged = [(c, LOGGED) for c in rank(counts, LOGGED, top=SHOWN) if c.mode == "concentration"]
     best: dict[tuple[str, str, str], tuple[Contributor, str]] = {}
-    for contributor, anomaly in found + [(c, "logged errors") for c in logged
-                                         if c.mode == "concentration"]:
+    for contributor, anomaly in found + logged:
         key = (contributor.field, contributor.value, contributor.mode)
         if key not in best or contributor.anomaly_share > best[key][0].anomaly_share:
             best[key] = (contributor, anomaly)
     ranked = sorted(best.values(), key=lambda pair: -pair[0].score)[:SHOWN]
-    return [_signal(c, anomaly, cited.step_id) for c, anomaly in ranked]
+    # The same counts say whether the logged errors sit on a few of the service's machines.
+    return ([_signal(c, anomaly, cited.step_id) for c, anomaly in ranked]
+            + placement_signals(counts, LOGGED, cited.step_id))
 
 
 def _signal(found: Contributor, anomaly: str, step_id: str) -> Signal:

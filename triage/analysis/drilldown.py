@@ -20,6 +20,7 @@ the anomaly (level, status) are never reported, nor shifts of fields only anomal
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -30,7 +31,7 @@ from typing import Any, Literal
 from connectors.timeparse import parse_timestamp
 from triage.analysis.drilldown_attributes import HOST_CALLED, QUERY_PREFIX, REQUEST_FIELDS, attributes
 
-__all__ = ["Contributor", "attributes", "drill_down"]
+__all__ = ["Contributor", "WindowCounts", "attributes", "count_windows", "drill_down", "rank"]
 
 MIN_COUNT = 5  # rows a value needs (anomalous ones for concentration, incident ones for shift)
 MIN_GAP = 0.1  # share gained, in absolute terms
@@ -113,10 +114,35 @@ class _Counts:
     anomalous_rows: int = 0
 
 
-def _count(rows: Sequence[Mapping[str, Any]], onset: datetime, end: datetime | None,
-           is_anomalous: Callable[[Mapping[str, Any]], bool]) -> _Counts:
-    """One pass: every row's attributes counted in its window."""
-    counts = _Counts(Counter(), Counter(), Counter())
+@dataclass
+class WindowCounts:
+    """One pass over the rows: attribute values of the baseline and the incident window, and of
+    the incident rows each named reading (`readings`) calls anomalous."""
+
+    baseline: Counter[Pair] = dataclasses.field(default_factory=Counter)
+    incident: Counter[Pair] = dataclasses.field(default_factory=Counter)
+    anomalous: dict[str, Counter[Pair]] = dataclasses.field(default_factory=dict)
+    baseline_rows: int = 0
+    incident_rows: int = 0
+    anomalous_rows: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def reading(self, name: str) -> _Counts:
+        """The counts as one reading of the anomaly sees them."""
+        return _Counts(self.baseline, self.incident, self.anomalous[name], self.baseline_rows,
+                       self.incident_rows, self.anomalous_rows[name])
+
+
+Reading = Callable[[Mapping[str, Any]], bool]
+
+
+def count_windows(rows: Sequence[Mapping[str, Any]], onset: datetime, end: datetime | None,
+                  readings: Mapping[str, Reading]) -> WindowCounts:
+    """One pass: every row's attributes counted in its window, and under each reading that
+    calls it anomalous (attributes are the costly part: they are taken once per row)."""
+    onset = onset if onset.tzinfo else onset.replace(tzinfo=UTC)
+    end = end if end is None or end.tzinfo else end.replace(tzinfo=UTC)
+    counts = WindowCounts(anomalous={name: Counter() for name in readings},
+                          anomalous_rows=dict.fromkeys(readings, 0))
     for row in rows:
         stamp = _stamp(row.get("timestamp", row.get("@timestamp")))
         if stamp is None or (end is not None and stamp >= end):
@@ -128,9 +154,10 @@ def _count(rows: Sequence[Mapping[str, Any]], onset: datetime, end: datetime | N
             continue
         counts.incident.update(pairs)
         counts.incident_rows += 1
-        if is_anomalous(row):
-            counts.anomalous.update(pairs)
-            counts.anomalous_rows += 1
+        for name, is_anomalous in readings.items():
+            if is_anomalous(row):
+                counts.anomalous[name].update(pairs)
+                counts.anomalous_rows[name] += 1
     return counts
 
 
@@ -273,14 +300,18 @@ def _distinct_findings(found: list[Contributor]) -> list[Contributor]:
     return kept
 
 
-def drill_down(rows: Sequence[Mapping[str, Any]], onset: datetime, *,
-               is_anomalous: Callable[[Mapping[str, Any]], bool],
+def drill_down(rows: Sequence[Mapping[str, Any]], onset: datetime, *, is_anomalous: Reading,
                end: datetime | None = None, top: int = 5,
                min_rows: int = 20) -> list[Contributor]:
     """The attribute values that best explain the anomaly, best first; [] when nothing stands out."""
     if top <= 0 or not rows:
         return []
-    onset = onset if onset.tzinfo else onset.replace(tzinfo=UTC)
-    end = end if end is None or end.tzinfo else end.replace(tzinfo=UTC)
-    ranker = _Ranker(_count(rows, onset, end, is_anomalous), min_rows)
+    return rank(count_windows(rows, onset, end, {"anomaly": is_anomalous}), "anomaly", top=top,
+                min_rows=min_rows)
+
+
+def rank(counts: WindowCounts, reading: str, *, top: int = 5,
+         min_rows: int = 20) -> list[Contributor]:
+    """`drill_down` on counts already taken: the values that best explain one reading's anomaly."""
+    ranker = _Ranker(counts.reading(reading), min_rows)
     return _distinct_findings(ranker.concentration() + ranker.shift())[:top]

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import datetime
 
-from triage.analysis.attribution import is_logged_failure
-from triage.analysis.drilldown_attributes import attributes
-from triage.analysis.levels import stamp_of
-from triage.analysis.signals import AnalysisWindow, CitedEvidence, Signal, SignalKind
+from triage.analysis.drilldown import WindowCounts
+from triage.analysis.signals import Signal, SignalKind
 
 PLACEMENT = re.compile(r"(?i)(^|[._/])(host|hostname|host_name|node|node_name|nodename|pod|"
                        r"pod_name|instance|zone|az|availability_zone|datacenter|dc|rack|machine|vm)$")
@@ -26,25 +23,21 @@ MIN_ERRORS = 20
 MIN_VALUES = 3  # fewer machines than this: "one of two" says little
 
 
-def placement_signals(cited: CitedEvidence, window: AnalysisWindow) -> list[Signal]:
-    """At most one signal per placement field whose errors sit on a small set of its values."""
+def placement_signals(counts: WindowCounts, reading: str, step_id: str) -> list[Signal]:
+    """At most one signal per placement field whose `reading` anomalies (the logged errors) sit
+    on a small set of its values, from the drill-down's counts of the incident window."""
     errors: dict[str, Counter[str]] = {}
-    rows: dict[str, Counter[str]] = {}
-    for row in cited.evidence.rows:
-        stamp = stamp_of(dict(row))
-        if stamp is None or not _in_incident(stamp, window):
-            continue
-        failed = is_logged_failure(row)
-        for name, value in attributes(row).items():
-            if PLACEMENT.search(name):
-                rows.setdefault(name, Counter())[value] += 1
-                if failed:
-                    errors.setdefault(name, Counter())[value] += 1
+    serving: dict[str, Counter[str]] = {}
+    for (name, value), count in counts.anomalous[reading].items():
+        if PLACEMENT.search(name):
+            errors.setdefault(name, Counter())[value] = count
+    for (name, value), count in counts.incident.items():
+        if name in errors:
+            serving.setdefault(name, Counter())[value] = count
     signals = []
     for name, counted in errors.items():
         total = sum(counted.values())
-        serving = rows[name]
-        if total < MIN_ERRORS or len(serving) < MIN_VALUES:
+        if total < MIN_ERRORS or len(serving[name]) < MIN_VALUES:
             continue
         chosen, covered = [], 0
         for value, count in counted.most_common():
@@ -52,20 +45,16 @@ def placement_signals(cited: CitedEvidence, window: AnalysisWindow) -> list[Sign
             covered += count
             if covered >= COVER * total:
                 break
-        if len(chosen) < 2 or len(chosen) > MAX_SET_SHARE * len(serving):
+        if len(chosen) < 2 or len(chosen) > MAX_SET_SHARE * len(serving[name]):
             continue  # one value alone is drill-down's to report; a large set is not local
         share = covered / total
-        traffic = sum(serving[v] for v in chosen) / sum(serving.values())
+        traffic = sum(serving[name][v] for v in chosen) / sum(serving[name].values())
         signals.append(Signal(
             kind=SignalKind.DRILLDOWN,
-            title=(f"{name} in {{{', '.join(chosen)}}} ({len(chosen)} of {len(serving)}): "
+            title=(f"{name} in {{{', '.join(chosen)}}} ({len(chosen)} of {len(serving[name])}): "
                    f"{share:.0%} of logged errors, {traffic:.0%} of traffic"),
-            strength=round(min(1.0, 0.3 + share * (1 - traffic)), 3), evidence=[cited.step_id],
+            strength=round(min(1.0, 0.3 + share * (1 - traffic)), 3), evidence=[step_id],
             detail={"field": name, "value": ", ".join(chosen), "mode": "concentration",
                     "share": share, "anomaly_share": share, "traffic_share": traffic,
-                    "values": chosen, "of_values": len(serving)}))
+                    "values": chosen, "of_values": len(serving[name])}))
     return signals
-
-
-def _in_incident(stamp: datetime, window: AnalysisWindow) -> bool:
-    return window.onset <= stamp < window.end

@@ -17,7 +17,6 @@ from triage.analysis.attribution import attribution_signals
 from triage.analysis.config_changes import config_signals
 from triage.analysis.database import database_signals
 from triage.analysis.deploys import recent_deploys
-from triage.analysis.locality import placement_signals
 from triage.analysis.log_events import config_events, log_volume
 from triage.analysis.logs import error_spike, new_error_templates
 from triage.analysis.metrics import metric_shifts
@@ -50,7 +49,6 @@ def analyze_window(cited: list[CitedEvidence], window: AnalysisWindow,
                                      new_error_templates(item, split, redact),
                                      log_volume(item, split, limits)) if s]
             symptoms += attribution_signals(item, split)
-            symptoms += placement_signals(item, split)
             symptoms += config_events(item, split, redact)
         elif item.evidence.kind == EvidenceKind.METRICS:
             symptoms += metric_shifts(item, split, limits)
