@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -48,9 +49,10 @@ class SaidInNote:
 
 @dataclass(frozen=True)
 class NoteOutcome:
-    """What became of a note: `recorded`, `duplicate` (delivery seen before) or `ignored`."""
+    """What became of a note, in the webhook reply's words: `feedback` (recorded), `duplicate`
+    (the delivery was seen before) or `ignored`."""
 
-    status: str
+    status: Literal["feedback", "duplicate", "ignored"]
     reason: str
     investigation_id: str | None = None
 
@@ -122,7 +124,7 @@ def _outcome(conn: Connection, runtime: Runtime, external_id: str, incident_id: 
                       given.author[:256], category=given.category, culprit=given.culprit,
                       note=runtime.redactor.redact_text(given.note) if given.note else None)
     said_what = "right" if given.right else f"wrong; the cause was {given.category}"
-    return NoteOutcome("recorded", f"feedback on {investigation_id}: {said_what}",
+    return NoteOutcome("feedback", f"feedback on {investigation_id}: {said_what}",
                        investigation_id)
 
 

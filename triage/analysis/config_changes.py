@@ -14,6 +14,7 @@ from datetime import datetime
 from statistics import median
 from typing import Any
 
+from connectors import EvidenceKind
 from connectors.timeparse import parse_timestamp
 from triage.analysis.log_events import CONFIG_LAG, CONFIG_LEAD
 from triage.analysis.metrics import metric_name
@@ -33,9 +34,9 @@ def config_signals(cited: list[CitedEvidence], window: AnalysisWindow,
     """Config-only deploys and lowered limits near the onset, from every evidence given."""
     found: list[Signal] = []
     for item in cited:
-        if item.evidence.kind.value == "deploys" and onset is not None:
+        if item.evidence.kind == EvidenceKind.DEPLOYS and onset is not None:
             found += config_only_deploys(item, onset)
-        elif item.evidence.kind.value == "metrics":
+        elif item.evidence.kind == EvidenceKind.METRICS:
             found += limits_lowered(item, window)
     return found
 

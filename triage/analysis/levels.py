@@ -17,13 +17,11 @@ def level_of(row: dict[str, Any]) -> str:
     return str(row.get("level", row.get("severity", row.get("status", "")))).lower()
 
 
-# A request this service served, answered 5xx: `GET /api/x?y=1 503 in 12ms`,
+# A request this service served and the status it answered: `GET /api/x?y=1 503 in 12ms`,
 # `"POST /v1/pay HTTP/1.1" 502 ...`. An outbound call to a URL is not one (its path is absolute).
-SERVED_5XX = re.compile(r"\b(?:GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS)\s+/\S*(?:\s+HTTP/[\d.]+)?\"?"
-                        r"\s+(?:status[=:]\s*)?5\d\d\b")
-# Any request this service served, whatever its status: an access line says what was answered.
-REQUEST_LINE = re.compile(r"\b(?:GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS)\s+/\S*(?:\s+HTTP/[\d.]+)?\"?"
-                          r"\s+(?:status[=:]\s*)?\d\d\d\b")
+_SERVED = r"\b(?:GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS)\s+/\S*(?:\s+HTTP/[\d.]+)?\"?\s+(?:status[=:]\s*)?"
+SERVED_5XX = re.compile(_SERVED + r"5\d\d\b")
+REQUEST_LINE = re.compile(_SERVED + r"\d\d\d\b")  # any status: an access line says what was answered
 STATUS_FIELDS = ("status", "status_code", "http_status", "http.status_code", "response_status")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -182,8 +182,5 @@ async def _note(runtime: Runtime, keys: list[str], payload: dict[str, Any],
     author = str(agent.get("summary") or agent.get("id") or "") if isinstance(agent, dict) else ""
     outcome = await persist(record_note, runtime, Source.PAGERDUTY.value, keys, note.incident.id,
                             note.content, author or "PagerDuty")
-    status: Literal["feedback", "duplicate", "ignored"] = (
-        "feedback" if outcome.status == "recorded" else
-        "duplicate" if outcome.status == "duplicate" else "ignored")
-    return IntakeResult(status=status, reason=outcome.reason,
+    return IntakeResult(status=outcome.status, reason=outcome.reason,
                         investigation_id=outcome.investigation_id)

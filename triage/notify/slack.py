@@ -11,6 +11,7 @@ posting. Slack failing is an error step, never a failed investigation (nor a ski
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -63,7 +64,7 @@ def post_slack(runtime: Runtime, investigation_id: str, kind: NoteKind, steps: S
     poster = SlackPoster.from_settings(runtime.settings)
     try:
         done, where = _post(runtime, poster, investigation_id, kind, alert, service, choices,
-                            recorded)
+                            recorded, row["created_at"])
     except SlackError as exc:
         steps.add(StepKind.STAGE, STEP, arguments, "error",
                   f"the {kind.value} Slack message was not posted: {exc.message}", {}, started,
@@ -88,7 +89,8 @@ def post_slack(runtime: Runtime, investigation_id: str, kind: NoteKind, steps: S
 
 def _post(runtime: Runtime, poster: SlackPoster, investigation_id: str, kind: NoteKind,
           alert: Alert, service: str | None, choices: list[slack_channel.Candidate],
-          recorded: dict[str, dict[str, object]]) -> tuple[dict[str, PostedMessage | None], str]:
+          recorded: dict[str, dict[str, object]],
+          created: datetime) -> tuple[dict[str, PostedMessage | None], str]:
     """Parent (unless recorded), then this stage's reply, then (final) the parent's edit; returns
     what was posted and where (the channel, and why there when it was not the first choice)."""
     link = links_for(runtime.settings, runtime.settings.public_url).report(investigation_id)
@@ -97,8 +99,8 @@ def _post(runtime: Runtime, poster: SlackPoster, investigation_id: str, kind: No
     parent = recorded.get(PARENT)
     where = str(parent["channel"]) if parent else ""
     if parent is None:
-        posted, where = _post_parent(runtime, poster, investigation_id, alert, service, link,
-                                     choices)
+        posted, where = _post_parent(poster, investigation_id, alert, service, link, choices,
+                                     created)
         _record(runtime, investigation_id, PARENT, posted)
         done[PARENT] = posted
         parent = {"channel": posted.channel, "ts": posted.ts}
@@ -143,15 +145,12 @@ def _post_reply(poster: SlackPoster, channel: str, thread_ts: str, tag: str, bod
                             thread_ts=thread_ts)
 
 
-def _post_parent(runtime: Runtime, poster: SlackPoster, investigation_id: str, alert: Alert,
-                 service: str | None, link: str,
-                 choices: list[slack_channel.Candidate]) -> tuple[PostedMessage, str]:
+def _post_parent(poster: SlackPoster, investigation_id: str, alert: Alert, service: str | None,
+                 link: str, choices: list[slack_channel.Candidate],
+                 created: datetime) -> tuple[PostedMessage, str]:
     """The parent in the first channel that takes it: a channel the bot cannot use (not invited
     to the incident's channel, archived) passes to the next. Deterministic, so a retry after a
     crash tries the same channels in the same order and finds the parent where it went."""
-    with runtime.store.read() as conn:
-        row = repo.get_investigation(conn, investigation_id)
-    created = row["created_at"] if row else None
     skipped: list[str] = []
     for number, choice in enumerate(choices, 1):
         try:
@@ -161,7 +160,7 @@ def _post_parent(runtime: Runtime, poster: SlackPoster, investigation_id: str, a
                 choice.channel, marker(investigation_id, PARENT),
                 f"Triage: {alert.title} ({service})",
                 blocks.parent_blocks(alert, service, link, None, investigation_id),
-                oldest=created.timestamp() - 60 if created else None)
+                oldest=created.timestamp() - 60)
         except SlackError as exc:
             if exc.code not in slack_channel.FALLBACK_CODES or number == len(choices):
                 raise
