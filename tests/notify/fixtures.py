@@ -7,11 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from pydantic import SecretStr
 
 from tests.conftest import make_settings
 from tests.fakes.pagerduty import FakePagerDuty, Key, incident
 from triage.config import Settings
+from triage.runtime import Runtime
+from triage.store import steps
 
 WRITE_KEY = "pdkey-WRITE-5e1b9c0d"  # planted: must never show up in errors or steps
 READ_KEY = "pdkey-READ-77aa"
@@ -66,3 +69,11 @@ def notes_env(pd: FakePagerDuty, ca: Path) -> dict[str, str]:
 def posts(pd: FakePagerDuty) -> list[str]:
     """`POST /path` of every note posting the fake received since the test began."""
     return [f"{s.method} {s.path}" for s in pd.server.seen if s.method == "POST"]
+
+
+def stage_steps(runtime: Runtime, investigation_id: str, name: str) -> dict[str, tuple[str, str]]:
+    """The (status, summary) of the step called `name` in each stage of an investigation."""
+    with runtime.store.read() as conn:
+        rows = conn.execute(sa.select(steps.c.stage, steps.c.status, steps.c.summary).where(
+            steps.c.investigation_id == investigation_id, steps.c.name == name)).all()
+    return {stage: (status, summary) for stage, status, summary in rows}

@@ -23,6 +23,7 @@ from tests.notify.fixtures import (
     notes_env,
     notes_settings,
     posts,
+    stage_steps,
 )
 from tests.waiting import wait_for
 from tests.workers import start_worker, state_of
@@ -32,16 +33,9 @@ from triage.failpoints import EXIT_CODE
 from triage.models import Source
 from triage.replay import replay
 from triage.runtime import Runtime
-from triage.store import incident_notes, investigations, stage_runs, steps
+from triage.store import incident_notes, investigations, stage_runs
 
 SIGNING_KEY = "k" * 48
-
-
-def _note_steps(runtime: Runtime, investigation_id: str) -> dict[str, tuple[str, str]]:
-    with runtime.store.read() as conn:
-        rows = conn.execute(sa.select(steps.c.stage, steps.c.status, steps.c.summary).where(
-            steps.c.investigation_id == investigation_id, steps.c.name == "pagerduty_note")).all()
-    return {stage: (status, summary) for stage, status, summary in rows}
 
 
 def _recorded(runtime: Runtime, investigation_id: str) -> dict[str, tuple[str, bool]]:
@@ -70,8 +64,8 @@ def test_an_incident_gets_a_first_and_a_final_note_with_signed_links(
             stage_runs.c.investigation_id == inv).order_by(stage_runs.c.id)).scalars().all()
     assert runs.index("first_note") < runs.index("brain")  # first response before reasoning
     assert runs[-1] == "final_note"
-    assert _note_steps(runtime, inv).keys() == {"first_note", "final_note"}
-    assert all(status == "ok" for status, _ in _note_steps(runtime, inv).values())
+    assert stage_steps(runtime, inv, "pagerduty_note").keys() == {"first_note", "final_note"}
+    assert all(status == "ok" for status, _ in stage_steps(runtime, inv, "pagerduty_note").values())
     assert {kind: recovered for kind, (_, recovered) in _recorded(runtime, inv).items()} == {
         "first": False, "final": False}
 
@@ -98,7 +92,7 @@ def test_without_a_write_key_or_sender_the_stages_say_why_they_skipped(
     body = compact(sample("pagerduty/incident_triggered.json"))
     outcome = replay(settings, TriageConfig(), Source.PAGERDUTY, body)
     runtime = Runtime.from_settings(settings, TriageConfig())
-    found = _note_steps(runtime, outcome.investigation_id)
+    found = stage_steps(runtime, outcome.investigation_id, "pagerduty_note")
     runtime.close()
     assert found["first_note"][0] == "skipped"
     assert found["first_note"][1].startswith(skipped_because)
@@ -113,7 +107,7 @@ def test_alerts_from_other_sources_get_no_notes(tmp_path: Path, pd: FakePagerDut
     settings = notes_settings(tmp_path, pd, pd_ca)
     outcome = replay(settings, TriageConfig(), Source.ALERTMANAGER, body)
     runtime = Runtime.from_settings(settings, TriageConfig())
-    found = _note_steps(runtime, outcome.investigation_id)
+    found = stage_steps(runtime, outcome.investigation_id, "pagerduty_note")
     runtime.close()
     assert found["first_note"] == (
         "skipped", "no first note: the alert came from alertmanager, not a PagerDuty incident")
@@ -127,7 +121,7 @@ def test_a_refused_note_is_an_error_step_not_a_failed_investigation(
     outcome = replay(settings, TriageConfig(), Source.PAGERDUTY, body)
     assert outcome.report.state == "completed"
     runtime = Runtime.from_settings(settings, TriageConfig())
-    status, summary = _note_steps(runtime, outcome.investigation_id)["final_note"]
+    status, summary = stage_steps(runtime, outcome.investigation_id, "pagerduty_note")["final_note"]
     with runtime.store.read() as conn:
         state = conn.execute(sa.select(investigations.c.state)).scalar_one()
     runtime.close()
@@ -183,6 +177,6 @@ def test_each_note_appears_once_when_the_worker_dies_between_posting_and_recordi
     assert recorded[killed_in][1] is True  # found on the incident, not posted again
     assert [n["id"] for n in pd.notes[DEMO_INCIDENT]] == [recorded["first"][0],
                                                           recorded["final"][0]]
-    status, summary = _note_steps(runtime, inv)[f"{killed_in}_note"]
+    status, summary = stage_steps(runtime, inv, "pagerduty_note")[f"{killed_in}_note"]
     runtime.close()
     assert status == "ok" and "posted by an earlier attempt; not posted again" in summary

@@ -7,17 +7,16 @@ import json
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from tests.conftest import staged_demo
 from tests.fakes.slack import FakeSlack
+from tests.notify.fixtures import stage_steps
 from tests.notify.slack_fixtures import CHANNEL, DEFAULT, slack_settings, with_channel
 from triage.config import TriageConfig
 from triage.models import Alert, Severity, Source, utcnow
 from triage.notify.slack_channel import candidates, incident_channel, slack_channel_in
 from triage.replay import replay
 from triage.runtime import Runtime
-from triage.store import steps
 
 INCIDENT_CHANNEL = "C0INCIDENT9"
 
@@ -66,13 +65,6 @@ def _alert_with_channel(workdir: Path) -> bytes:
     return json.dumps(body).encode()
 
 
-def _slack_summaries(runtime: Runtime, investigation_id: str) -> list[str]:
-    with runtime.store.read() as conn:
-        return list(conn.execute(sa.select(steps.c.summary).where(
-            steps.c.investigation_id == investigation_id, steps.c.name == "slack_message")
-            .order_by(steps.c.started_at)).scalars())
-
-
 def test_the_thread_goes_to_the_incident_channel(tmp_path: Path, slack: FakeSlack) -> None:
     slack.reset(CHANNEL, DEFAULT, INCIDENT_CHANNEL)
     workdir, config = staged_demo(tmp_path)
@@ -83,9 +75,9 @@ def test_the_thread_goes_to_the_incident_channel(tmp_path: Path, slack: FakeSlac
     assert len(slack.thread(INCIDENT_CHANNEL, parent.ts)) == 3  # parent, first, final
     assert slack.channels[CHANNEL] == [] and slack.channels[DEFAULT] == []
     runtime = Runtime.from_settings(settings, config)
-    summaries = _slack_summaries(runtime, outcome.investigation_id)
+    summaries = stage_steps(runtime, outcome.investigation_id, "slack_message")
     runtime.close()
-    assert summaries[0].startswith(
+    assert summaries["first_note"][1].startswith(
         f"Slack first message in {INCIDENT_CHANNEL} (the PagerDuty incident's channel): parent "
         "posted as")
 
@@ -101,8 +93,9 @@ def test_an_incident_channel_the_bot_is_not_in_passes_to_the_services_channel(
     [parent] = slack.top_level(CHANNEL)
     assert len(slack.thread(CHANNEL, parent.ts)) == 3
     runtime = Runtime.from_settings(settings, config)
-    first, final = _slack_summaries(runtime, outcome.investigation_id)
+    found = stage_steps(runtime, outcome.investigation_id, "slack_message")
     runtime.close()
+    first, final = found["first_note"][1], found["final_note"][1]
     assert first.startswith(f"Slack first message in {CHANNEL} (service checkout's channel); not "
                             f"{INCIDENT_CHANNEL} (the PagerDuty incident's channel): "
                             "not_in_channel: parent posted as")

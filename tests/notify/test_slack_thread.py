@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from tests.conftest import make_settings, pd_headers, sample, staged_demo
 from tests.fakes.pagerduty import FakePagerDuty
 from tests.fakes.slack import TOKEN, FakeSlack
-from tests.notify.fixtures import DEMO_INCIDENT, READ_KEY, notes_settings
+from tests.notify.fixtures import DEMO_INCIDENT, READ_KEY, notes_settings, stage_steps
 from tests.notify.slack_fixtures import (
     CHANNEL,
     DEFAULT,
@@ -42,13 +42,6 @@ from triage.notify.slack_blocks import (
 from triage.replay import replay
 from triage.runtime import Runtime
 from triage.store import slack_messages, steps
-
-
-def _slack_steps(runtime: Runtime, investigation_id: str) -> dict[str, tuple[str, str]]:
-    with runtime.store.read() as conn:
-        rows = conn.execute(sa.select(steps.c.stage, steps.c.status, steps.c.summary).where(
-            steps.c.investigation_id == investigation_id, steps.c.name == "slack_message")).all()
-    return {stage: (status, summary) for stage, status, summary in rows}
 
 
 def _recorded(runtime: Runtime, investigation_id: str) -> dict[str, tuple[str, bool]]:
@@ -103,7 +96,7 @@ def test_the_thread_has_a_parent_first_findings_and_the_verdict_and_the_parent_s
     assert len(slack.calls("chat.postMessage")) == 3
 
     runtime = Runtime.from_settings(settings, config)
-    found = _slack_steps(runtime, inv)
+    found = stage_steps(runtime, inv, "slack_message")
     assert found.keys() == {"first_note", "final_note"}
     assert all(status == "ok" for status, _ in found.values())
     assert _recorded(runtime, inv) == {"parent": (parent.ts, False), "first": (first.ts, False),
@@ -122,14 +115,14 @@ def test_without_a_channel_or_a_token_slack_is_skipped_saying_why(
     body = json.dumps(sample("alertmanager/firing.json")).encode()
     outcome = replay(slack_settings(tmp_path, slack), TriageConfig(), Source.ALERTMANAGER, body)
     runtime = Runtime.from_settings(make_settings(tmp_path), TriageConfig())
-    status, summary = _slack_steps(runtime, outcome.investigation_id)["first_note"]
+    status, summary = stage_steps(runtime, outcome.investigation_id, "slack_message")["first_note"]
     runtime.close()
     assert status == "skipped"
     assert summary.startswith("no first Slack message: no Slack channel for service")
     outcome = replay(make_settings(tmp_path / "b"), with_channel(TriageConfig(), "x"),
                      Source.ALERTMANAGER, body)
     runtime = Runtime.from_settings(make_settings(tmp_path / "b"), TriageConfig())
-    assert _slack_steps(runtime, outcome.investigation_id)["final_note"] == (
+    assert stage_steps(runtime, outcome.investigation_id, "slack_message")["final_note"] == (
         "skipped", "no final Slack message: TRIAGE_SLACK_BOT_TOKEN is not set")
     runtime.close()
     assert slack.server.seen == []
@@ -158,7 +151,7 @@ def test_a_refused_message_is_an_error_step_not_a_failed_investigation(
     outcome = replay(settings, with_channel(TriageConfig(), "x"), Source.ALERTMANAGER, body)
     assert outcome.report.state == "completed"
     runtime = Runtime.from_settings(settings, TriageConfig())
-    status, summary = _slack_steps(runtime, outcome.investigation_id)["final_note"]
+    status, summary = stage_steps(runtime, outcome.investigation_id, "slack_message")["final_note"]
     runtime.close()
     assert status == "error"
     assert summary == ("the final Slack message was not posted: Slack answered 200 not_in_channel "
@@ -258,5 +251,5 @@ def test_a_chart_slack_cannot_download_leaves_the_reply_without_it(
         b.get("type") == "image" for b in c.json().get("blocks") or [])]
     assert len(refused) == 1  # tried once with the chart, then posted without it
     runtime = Runtime.from_settings(slack_settings(tmp_path, slack), config)
-    assert _slack_steps(runtime, outcome.investigation_id)["final_note"][0] == "ok"
+    assert stage_steps(runtime, outcome.investigation_id, "slack_message")["final_note"][0] == "ok"
     runtime.close()
