@@ -86,6 +86,7 @@ class Options:
     sweep: bool = False
     rates: tuple[float, ...] = SWEEP_RATES
     sweep_seconds: float = 5.0
+    processes: int = 1
 
     @property
     def requests(self) -> int:
@@ -150,6 +151,7 @@ def report(opts: Options, store_kind: str, triage: RunResult, bare: RunResult,
         f"ingest benchmark ({store_kind} store): {opts.rate:g} req/s for {opts.seconds:g} s = "
         f"{opts.requests} deliveries per target (+{opts.warmup} untimed warm-up), open loop, "
         f"{opts.connections} connections, worker: {'yes' if opts.with_worker else 'no'}, "
+        f"API processes: {opts.processes}, "
         f"CPUs: {os.cpu_count()}, load average before / after: "
         f"{load_before:.2f} / {os.getloadavg()[0]:.2f}",
         "",
@@ -211,7 +213,7 @@ def check(triage: RunResult, bare: RunResult) -> None:
 
 def run_once(opts: Options, tmp: Path, store: str, load_before: float) -> str:
     """One rate against one store and the bare endpoint: the report."""
-    with triage_server(opts.with_worker, tmp, store) as triage:
+    with triage_server(opts.with_worker, tmp, store, opts.processes) as triage:
         result, triage_cpu = measured(opts, "triage", triage.server, triage.port, opts.rate,
                                       opts.seconds, triage.secret)
         counts = settle(triage, result.accepted)
@@ -225,7 +227,8 @@ def run_once(opts: Options, tmp: Path, store: str, load_before: float) -> str:
 
 def sweep(opts: Options, tmp: Path, store: str) -> str:
     """Raise the rate step by step until triage's p99 passes the goal; the capacity."""
-    lines = [f"sweep ({store} store): {opts.sweep_seconds:g} s per step, open loop, "
+    lines = [f"sweep ({store} store, {opts.processes} API process"
+             f"{'es' if opts.processes > 1 else ''}): {opts.sweep_seconds:g} s per step, open loop, "
              f"{opts.connections} connections, CPUs: {os.cpu_count()}, load average before: "
              f"{os.getloadavg()[0]:.2f}",
              f"{'rate/s':>8}{'achieved':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
@@ -233,7 +236,7 @@ def sweep(opts: Options, tmp: Path, store: str) -> str:
              f"{'bare cpu':>10}{'load':>7}"]
     accepted: set[str] = set()
     capacity, beyond = 0.0, ""
-    with (triage_server(opts.with_worker, tmp, store) as triage,
+    with (triage_server(opts.with_worker, tmp, store, opts.processes) as triage,
           bare_server(tmp) as (bare_proc, bare_port)):
         steps = [(rate, attempt) for rate in opts.rates for attempt in (1, 2)]
         for rate, attempt in steps:
@@ -298,6 +301,8 @@ def parse_args(argv: list[str] | None) -> tuple[Options, int | None]:
     parser.add_argument("--rates", default=",".join(f"{r:g}" for r in SWEEP_RATES),
                         help="comma-separated rates the sweep steps through")
     parser.add_argument("--sweep-seconds", type=float, default=5.0, help="duration of a step")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="triage's API processes (`triage serve --processes`)")
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     ns = parser.parse_args(argv)
     try:
@@ -307,9 +312,12 @@ def parse_args(argv: list[str] | None) -> tuple[Options, int | None]:
     opts = Options(rate=ns.rate, seconds=ns.seconds, with_worker=ns.with_worker,
                    connections=ns.connections, warmup=ns.warmup, keep=ns.keep,
                    stores=("sqlite", "postgres") if ns.store == "both" else (ns.store,),
-                   sweep=ns.sweep, rates=rates, sweep_seconds=ns.sweep_seconds)
-    if not (opts.rate > 0 and opts.seconds > 0 and opts.connections > 0 and opts.warmup >= 0):
-        parser.error("--rate, --seconds and --connections must be positive, --warmup >= 0")
+                   sweep=ns.sweep, rates=rates, sweep_seconds=ns.sweep_seconds,
+                   processes=ns.processes)
+    if not (opts.rate > 0 and opts.seconds > 0 and opts.connections > 0 and opts.warmup >= 0
+            and opts.processes > 0):
+        parser.error("--rate, --seconds, --connections and --processes must be positive, "
+                     "--warmup >= 0")
     if opts.requests + opts.warmup > MAX_REQUESTS:
         parser.error(f"at most {MAX_REQUESTS} requests per target")
     port: int | None = ns.serve_bare

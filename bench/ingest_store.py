@@ -113,8 +113,10 @@ class Triage:
 
 
 @contextlib.contextmanager
-def triage_server(with_worker: bool, tmp: Path, store: str) -> Iterator[Triage]:
-    """`triage serve` over a fresh store of kind `store` (a PostgreSQL server of its own)."""
+def triage_server(with_worker: bool, tmp: Path, store: str, processes: int = 1
+                  ) -> Iterator[Triage]:
+    """`triage serve` over a fresh store of kind `store` (a PostgreSQL server of its own), with
+    `processes` API processes."""
     workdir = tmp / f"triage-{store}"
     data_dir = workdir / "data"
     workdir.mkdir()
@@ -133,7 +135,7 @@ def triage_server(with_worker: bool, tmp: Path, store: str) -> Iterator[Triage]:
             "TRIAGE_PUBLIC_URL": f"http://{HOST}:{port}",
         })
         argv = [sys.executable, "-m", "triage.cli", "serve", "--host", HOST, "--port", str(port),
-                "--worker" if with_worker else "--no-worker"]
+                "--worker" if with_worker else "--no-worker", "--processes", str(processes)]
         server = stack.enter_context(Server(f"triage ({store})", argv, env, workdir,
                                             tmp / f"triage-{store}.log"))
         server.wait_ready(f"http://{HOST}:{port}/healthz", need_200=True)
@@ -148,11 +150,25 @@ def settle(triage: Triage, accepted: set[str]) -> StoreCounts:
 
 
 def cpu_seconds(server: Server) -> float:
-    """User + system CPU the server process has used so far (Linux /proc)."""
+    """User + system CPU the server and its child processes (`--processes`) have used so far
+    (Linux /proc)."""
     if server.proc is None:
         return math.nan
-    try:
-        fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+    stats: dict[int, tuple[int, float]] = {}  # pid: (parent pid, CPU seconds)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        stats[int(entry.name)] = (int(fields[1]),
+                                  (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    if server.proc.pid not in stats:
         return math.nan
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tree, total = [server.proc.pid], 0.0
+    while tree:
+        pid = tree.pop()
+        total += stats[pid][1]
+        tree += [child for child, (parent, _) in stats.items() if parent == pid]
+    return total

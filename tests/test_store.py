@@ -67,3 +67,26 @@ def test_concurrent_first_starts_on_postgresql_create_the_schema_once(postgres_d
         assert conn.execute(sa.select(sa.func.count()).select_from(schema_version)).scalar() == 1
     for store in stores:
         store.dispose()
+
+
+def test_sqlite_writers_of_every_process_queue_on_one_file_lock(tmp_path: Path) -> None:
+    # Several API processes and workers write one SQLite file; each transaction holds the lock
+    # file beside it, so the next writer wakes when it frees instead of in SQLite's sleep steps.
+    import fcntl
+    import os
+
+    path = tmp_path / "triage.sqlite"
+    store = Store(f"sqlite:///{path}")
+    store.upgrade()
+    other = os.open(f"{path}.write-lock", os.O_RDWR)  # another process's view of the lock
+    try:
+        with store.transaction(), pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free once the transaction ended
+        fcntl.flock(other, fcntl.LOCK_UN)
+        with store.read():  # readers never take it
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(other, fcntl.LOCK_UN)
+    finally:
+        os.close(other)
+        store.dispose()

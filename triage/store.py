@@ -10,6 +10,8 @@ in one transaction. A schema change bumps `SCHEMA_VERSION` and appends its migra
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -251,7 +253,10 @@ def make_engine(url: str) -> Engine:
     """An engine for the store's URL, tuned for concurrent readers and one writer on SQLite."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    engine = sa.create_engine(url, pool_pre_ping=True)
+    # A server can drop a pooled connection (restart, failover): PostgreSQL connections are
+    # checked on checkout. A SQLite file cannot go away under us, and the check cost a third of
+    # an empty transaction.
+    engine = sa.create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)
@@ -273,8 +278,13 @@ class Store:
         self.engine = engine or make_engine(url)
         self._sqlite = self.engine.dialect.name == "sqlite"
         # SQLite has one writer at a time and its busy handler sleeps in steps of up to 100 ms;
-        # queueing this process's writers on a lock wakes the next one the moment the lock frees.
+        # queueing writers on a lock wakes the next one the moment the lock frees: a thread lock
+        # within this process, and a file lock beside the database across processes (several
+        # API processes, workers).
         self._write_lock = threading.Lock()
+        database = self.engine.url.database if self._sqlite else None
+        self._write_lock_file = (os.open(f"{database}.write-lock", os.O_RDWR | os.O_CREAT, 0o600)
+                                 if database and database != ":memory:" else None)
         # Request handlers hand their writes to these threads: one for SQLite (its single writer
         # never waits on a lock), a few for PostgreSQL (matching the connection pool).
         self.writers = ThreadPoolExecutor(max_workers=1 if self._sqlite else 8,
@@ -287,10 +297,21 @@ class Store:
             with self.engine.begin() as conn:
                 yield conn
             return
-        with self._write_lock, self.engine.connect() as conn:
+        with self._write_lock, self._across_processes(), self.engine.connect() as conn:
             conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
                 yield conn
+
+    @contextmanager
+    def _across_processes(self) -> Iterator[None]:
+        if self._write_lock_file is None:
+            yield
+            return
+        fcntl.flock(self._write_lock_file, fcntl.LOCK_EX)  # waits with the GIL released
+        try:
+            yield
+        finally:
+            fcntl.flock(self._write_lock_file, fcntl.LOCK_UN)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -337,6 +358,9 @@ class Store:
         """Stop the writer threads and close pooled connections."""
         self.writers.shutdown(wait=True)
         self.engine.dispose()
+        if self._write_lock_file is not None:
+            os.close(self._write_lock_file)
+            self._write_lock_file = None
 
 
 def now() -> datetime:

@@ -94,3 +94,25 @@ def test_every_playbook_window_around_the_accepted_edges_stays_in_range(
         start, onset, end = playbook.window.bounds(started_at)
         assert start <= onset <= end
         assert start.isoformat() and end.isoformat()
+
+
+_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False,
+              allow_infinity=False), st.text(max_size=12)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4),
+                            st.dictionaries(st.text(max_size=6), inner, max_size=4)),
+    max_leaves=30)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(value=_JSON, ascii_only=st.booleans())
+def test_bodies_that_skip_the_cleaning_walk_parse_as_the_walk_would(value: Any,
+                                                                     ascii_only: bool) -> None:
+    """Most bodies need no cleaning and skip the walk; with or without escapes (`\\u0000`,
+    lone surrogates, any other `\\u`), the result is what the walk makes of them."""
+    import json
+
+    from triage.intake.parsing import _clean
+
+    body = json.dumps({"v": value}, ensure_ascii=ascii_only)
+    assert parse_json(body.encode("utf-8", "surrogatepass")) == _clean(json.loads(body), [])

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import cache, partial
 from typing import Any, Literal, TypeVar
 
+import ahocorasick  # type: ignore[import-not-found]  # a C module without stubs
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connectors import Evidence
@@ -118,21 +119,22 @@ class Redactor:
         keep = set(self.config.keep_pii)
         self._rules = (*custom, *(r for r in RULES if r.kind not in keep))
         self._unhinted = tuple(r for r in self._rules if not r.hints)
-        # One scan finds every hint present (a lookahead, so overlapping hints all count); a
-        # found hint also stands for the shorter hints inside it. Checking ~100 substrings per
-        # string one by one cost more than all the regexes together.
-        hints = sorted({h for r in self._rules for h in r.hints}, key=len, reverse=True)
-        self._hint_scan = re.compile("(?=(" + "|".join(map(re.escape, hints)) + "))")
-        self._implied = {h: frozenset(g for g in hints if g in h) for h in hints}
+        # One Aho-Corasick pass finds every hint present, overlapping ones included: a regex of
+        # ~100 alternatives tried at every position cost 15x more, and checking the substrings
+        # one by one more than all the rules' regexes together.
+        self._hints = ahocorasick.Automaton()
+        for hint in {h for r in self._rules for h in r.hints}:
+            self._hints.add_word(hint, hint)
+        self._hints.make_automaton()
+        self._rules_by_hints: dict[frozenset[str], tuple[Rule, ...]] = {}
         self._keys: dict[str, tuple[str, Counter[str], bool]] = {}
 
     def redact_text(self, text: str, counts: Counter[str] | None = None) -> str:
         """The text with every secret and personal value replaced by a typed marker."""
         tally = counts if counts is not None else Counter()
-        found = self._hint_scan.findall(text.lower())
-        present: set[str] = set().union(*(self._implied[h] for h in found)) if found else set()
-        for rule in self._rules if present else self._unhinted:
-            if (present.isdisjoint(rule.hints) if rule.hints else len(text) < rule.min_length):
+        found = frozenset(hint for _, hint in self._hints.iter(text.lower()))
+        for rule in self._rules_for(found) if found else self._unhinted:
+            if not rule.hints and len(text) < rule.min_length:
                 continue
             text = rule.regex.sub(partial(self._replace, rule, tally), text)
         return text
@@ -144,8 +146,7 @@ class Redactor:
         if isinstance(value, str):
             return self.redact_text(value, tally)
         if isinstance(value, dict):
-            return {(self._key(k, tally) if isinstance(k, str) else k): self._field(k, v, tally)
-                    for k, v in value.items()}
+            return self._redact_fields(value, tally)
         if isinstance(value, list | tuple):
             return [self.redact_value(item, tally) for item in value]
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _CARD_SIZED:
@@ -192,9 +193,34 @@ class Redactor:
         parts.append(text[position:match.end()])
         return "".join(parts)
 
-    def _key(self, key: str, counts: Counter[str]) -> str:
-        redacted, found, _ = self._key_info(key)
-        counts.update(found)
+    def _rules_for(self, found: frozenset[str]) -> tuple[Rule, ...]:
+        # The rules a text runs, in order, given the hints found in it: the same few sets of
+        # hints recur, and testing ~80 rules' hints for every string cost more than the regexes.
+        rules = self._rules_by_hints.get(found)
+        if rules is None:
+            rules = tuple(r for r in self._rules if not r.hints or not found.isdisjoint(r.hints))
+            if len(self._rules_by_hints) >= _KEY_CACHE_SIZE:
+                self._rules_by_hints.clear()
+            self._rules_by_hints[found] = rules
+        return rules
+
+    def _redact_fields(self, fields: dict[Any, Any], counts: Counter[str]) -> dict[Any, Any]:
+        redacted: dict[Any, Any] = {}
+        for key, value in fields.items():
+            if not isinstance(key, str):
+                redacted[key] = self.redact_value(value, counts)
+                continue
+            name, found, names_credential = self._key_info(key)
+            if found:
+                counts.update(found)
+            if names_credential and self._is_credential(value):
+                kind = kind_for_key(key)
+                counts[kind] += 1
+                redacted[name] = marker(kind)
+            elif isinstance(value, str):  # most fields: one call fewer
+                redacted[name] = self.redact_text(value, counts)
+            else:
+                redacted[name] = self.redact_value(value, counts)
         return redacted
 
     def _key_info(self, key: str) -> tuple[str, Counter[str], bool]:
@@ -209,17 +235,15 @@ class Redactor:
             self._keys[key] = known
         return known
 
-    def _field(self, key: Any, value: Any, counts: Counter[str]) -> Any:
-        if (isinstance(key, str) and isinstance(value, str | int) and not isinstance(value, bool)
-                and self._key_info(key)[2]):
-            text = str(value)
-            short_number = isinstance(value, int) and len(text) <= 4
-            if not (text.lower() in _FIELD_PLACEHOLDERS or text.startswith(MARKER_PREFIX)
-                    or short_number or self._allowed(text)):
-                kind = kind_for_key(key)
-                counts[kind] += 1
-                return marker(kind)
-        return self.redact_value(value, counts)
+    def _is_credential(self, value: Any) -> bool:
+        """Whether a credential-named field's value is a credential to hide (not a placeholder,
+        a marker already, a short number or an allowed value)."""
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            return False
+        text = str(value)
+        short_number = isinstance(value, int) and len(text) <= 4
+        return not (text.lower() in _FIELD_PLACEHOLDERS or text.startswith(MARKER_PREFIX)
+                    or short_number or self._allowed(text))
 
     def _allowed(self, value: str) -> bool:
         return any(pattern.fullmatch(value) for pattern in self._allow)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+import string
 from typing import Any
 
 from detect_secrets.plugins.aws import AWSKeyDetector
@@ -142,7 +143,17 @@ def _labelled_ssn(value: str, _m: re.Match[str]) -> bool:
             and digits[3:5] != "00" and digits[5:] != "0000")
 
 
+_IBAN_LETTERS = str.maketrans({letter: str(ord(letter) - ord("A") + 10)
+                               for letter in string.ascii_uppercase})
+
+
 def _iban(value: str, _m: re.Match[str]) -> bool:
+    # The ISO 7064 mod 97 check first, at C speed: ids shaped like an IBAN are common (two
+    # letters, two digits, more letters and digits) and only 1 in 97 of them passes on to
+    # python-stdnum's full check (the same checksum, then each country's format).
+    compact = value.replace(" ", "")
+    if int((compact[4:] + compact[:4]).translate(_IBAN_LETTERS)) % 97 != 1:
+        return False
     return bool(iban.is_valid(value))
 
 

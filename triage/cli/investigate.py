@@ -40,19 +40,39 @@ def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     worker: Annotated[bool, typer.Option(help="also run investigations in this process")] = True,
+    processes: Annotated[int, typer.Option(
+        min=1, max=64, help="API processes sharing the port (more than 1: the worker, if any, "
+        "runs in a process of its own)")] = 1,
 ) -> None:
     """Accept webhooks and serve reports (with an in-process worker unless --no-worker)."""
+    import os
+
     import uvicorn
 
     from triage.app import create_app
 
-    runtime = _runtime()
+    runtime = _runtime()  # the schema is brought up to date here, once, before any child starts
     if "public_url" not in runtime.settings.model_fields_set:
         # Report links must point somewhere that answers; without TRIAGE_PUBLIC_URL, that is us.
         runtime.settings.public_url = f"http://{host}:{port}"
-    typer.echo(f"triage serving on http://{host}:{port} (worker: {'yes' if worker else 'no'}; "
-               f"store: {runtime.store.engine.url.render_as_string(hide_password=True)})")
-    uvicorn.run(create_app(runtime, run_worker=worker), host=host, port=port, log_level="info")
+        os.environ["TRIAGE_PUBLIC_URL"] = runtime.settings.public_url  # for child processes
+    store = runtime.store.engine.url.render_as_string(hide_password=True)
+    if processes == 1:
+        typer.echo(f"triage serving on http://{host}:{port} (worker: {'yes' if worker else 'no'}; "
+                   f"store: {store})")
+        uvicorn.run(create_app(runtime, run_worker=worker), host=host, port=port,
+                    log_level="info")
+        return
+    import logging
+
+    from triage.serving import Supervisor, listen
+
+    runtime.close()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    sock = listen(host, port)
+    typer.echo(f"triage serving on http://{host}:{port} ({processes} API processes; worker: "
+               f"{'a process of its own' if worker else 'no'}; store: {store})")
+    raise typer.Exit(Supervisor(sock, processes, worker).run())
 
 
 def worker(

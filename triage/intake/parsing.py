@@ -16,6 +16,7 @@ else. What they guarantee to everything downstream (store, workflow, replies):
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -52,20 +53,36 @@ class _Refused:
         self.problem = problem
 
 
-def _parse_int(text: str) -> int | _Refused:
+def _parse_int(text: str, refused: list[_Refused]) -> int | _Refused:
     digits = len(text.lstrip("-"))
     if digits > MAX_INT_DIGITS:
-        return _Refused(f"integer of {digits} digits (at most {MAX_INT_DIGITS})")
+        return _refuse(refused, f"integer of {digits} digits (at most {MAX_INT_DIGITS})")
     return int(text)
 
 
-def _parse_float(text: str) -> float | _Refused:
+def _parse_float(text: str, refused: list[_Refused]) -> float | _Refused:
     value = float(text)
-    return value if math.isfinite(value) else _Refused(f"number {shown(text)} is out of range")
+    if math.isfinite(value):
+        return value
+    return _refuse(refused, f"number {shown(text)} is out of range")
 
 
-def _parse_constant(name: str) -> _Refused:
-    return _Refused(f"{name} is not a JSON number")
+def _parse_constant(name: str, refused: list[_Refused]) -> _Refused:
+    return _refuse(refused, f"{name} is not a JSON number")
+
+
+def _refuse(refused: list[_Refused], problem: str) -> _Refused:
+    refused.append(_Refused(problem))
+    return refused[-1]
+
+
+def _clean_already(text: str, refused: list[_Refused]) -> bool:
+    """Whether the parsed `text` needs no cleaning walk: nothing refused, and nothing to clean
+    or bound. A NUL or a lone surrogate can only come from a `\\u` escape (raw control
+    characters and undecodable bytes were refused already), and nesting is at most the count
+    of opening brackets. Most deliveries pass; the others take the walk, which names the place."""
+    return (not refused and "\\u" not in text
+            and text.count("{") + text.count("[") < MAX_DEPTH)
 
 
 def shown(text: str) -> str:
@@ -117,8 +134,10 @@ def parse_json(body: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise IntakeError(400, f"body is not UTF-8: {exc.reason} at byte {exc.start}") from None
     try:
-        data = json.loads(text, parse_int=_parse_int, parse_float=_parse_float,
-                          parse_constant=_parse_constant)
+        refused: list[_Refused] = []
+        data = json.loads(text, parse_int=functools.partial(_parse_int, refused=refused),
+                          parse_float=functools.partial(_parse_float, refused=refused),
+                          parse_constant=functools.partial(_parse_constant, refused=refused))
     except json.JSONDecodeError as exc:
         raise IntakeError(
             400, f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
@@ -126,7 +145,7 @@ def parse_json(body: bytes) -> dict[str, Any]:
         raise IntakeError(400, f"malformed JSON: nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:  # anything else the decoder refuses
         raise IntakeError(400, f"malformed JSON: {str(exc)[:200]}") from None
-    cleaned = _clean(data, [])
+    cleaned = data if _clean_already(text, refused) else _clean(data, [])
     if not isinstance(cleaned, dict):
         raise IntakeError(400, f"expected a JSON object, got {type(cleaned).__name__}")
     return cleaned
