@@ -34,7 +34,9 @@ What one run does:
 `--sweep` keeps both servers up and runs `--sweep-seconds` at each rate of `--rates` in turn,
 triage then bare, until triage's p99 passes 50 ms (or a request fails) at the same rate twice
 (once can be another process's burst on a shared machine); it prints one line per step, the
-server CPU per delivery of both, and the capacity line: the highest rate whose p99 stayed
+server CPU per delivery of both, how many accepted alerts were still waiting for their
+investigation when the step ended (the background step yields to the 202s while they come),
+and the capacity line: the highest rate whose p99 stayed
 within 50 ms.
 
 The exit code is 0 whatever the figures (this is a benchmark, not a test); 1 if the benchmark
@@ -62,7 +64,7 @@ from fastapi import FastAPI, Request, Response
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 from bench.ingest_load import ROUTE, RunResult, deliveries, drive
-from bench.ingest_store import StoreCounts, cpu_seconds, settle, triage_server
+from bench.ingest_store import StoreCounts, cpu_seconds, settle, triage_server, waiting
 from bench.loopback_http import HOST
 from bench.servers import BenchError, Server, child_env, free_port
 
@@ -233,7 +235,7 @@ def sweep(opts: Options, tmp: Path, store: str) -> str:
              f"{os.getloadavg()[0]:.2f}",
              f"{'rate/s':>8}{'achieved':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
              f"{'bare p99':>10}{'p99 ratio':>10}{'failed':>8}{'cpu ms/req':>12}"
-             f"{'bare cpu':>10}{'load':>7}"]
+             f"{'bare cpu':>10}{'waiting':>9}{'load':>7}"]
     accepted: set[str] = set()
     capacity, beyond = 0.0, ""
     with (triage_server(opts.with_worker, tmp, store, opts.processes) as triage,
@@ -244,6 +246,7 @@ def sweep(opts: Options, tmp: Path, store: str) -> str:
                 continue  # passed at the first attempt
             result, cpu = measured(opts, "triage", triage.server, triage.port, rate,
                                    opts.sweep_seconds, triage.secret)
+            backlog = waiting(triage.url)  # promoted after the step (while the bare one runs)
             bare, bare_cpu = measured(opts, "bare", bare_proc, bare_port, rate,
                                       opts.sweep_seconds)
             check(result, bare)
@@ -253,7 +256,7 @@ def sweep(opts: Options, tmp: Path, store: str) -> str:
             lines.append(f"{rate:>8g}{result.achieved_rate:>10.1f}{result.percentile(0.5):>9.2f}"
                          f"{p99:>9.2f}{result.percentile(1.0):>9.2f}{bare.percentile(0.99):>10.2f}"
                          f"{p99 / bare.percentile(0.99):>9.2f}x{failed:>8}{cpu:>12.2f}"
-                         f"{bare_cpu:>10.2f}{os.getloadavg()[0]:>7.2f}")
+                         f"{bare_cpu:>10.2f}{backlog:>9}{os.getloadavg()[0]:>7.2f}")
             if p99 <= GOAL_P99_MS and not failed:
                 capacity = rate
             elif attempt == 2:  # missed twice: not a passing stall of a shared machine

@@ -84,6 +84,11 @@ def drain(url: str, check_alive: Callable[[], None]) -> float:
     return time.perf_counter() - started
 
 
+def waiting(url: str) -> int:
+    """Accepted alerts still waiting for the background step to make their investigation."""
+    return int(_query(url)("SELECT COUNT(*) FROM intake_pending")[0][0])
+
+
 def count_store(url: str, accepted: set[str], drain_s: float) -> StoreCounts:
     """Row counts, and how many accepted investigations are stored in full."""
     query = _query(url)

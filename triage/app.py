@@ -25,6 +25,9 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The intake's writer and promoter start now, not on the first webhook: starting them
+        # freezes the heap after a full collection, a pause the first alert should not wait on.
+        await run_in_threadpool(lambda: runtime.intake)
         if run_worker:
             from triage.worker import launch_worker, stop_worker
 

@@ -56,9 +56,9 @@ class Decision:
 
 def write_batch(conn: Connection, batch: list[Arrival]) -> list[list[Decision]]:
     """Dedupe and store `batch` on `conn` (the caller's transaction); one list per arrival."""
-    seen = records.known_deliveries(conn, {(a.source, k) for a in batch for k in a.delivery_keys})
-    known = records.known_alerts(conn, {(a.source, alert.dedup_key) for a in batch
-                                     for alert, _, _ in a.alerts})
+    seen, known = records.known(conn, {(a.source, k) for a in batch for k in a.delivery_keys},
+                                {(a.source, alert.dedup_key) for a in batch
+                                 for alert, _, _ in a.alerts})
     delivery_rows: list[dict[str, Any]] = []
     alert_rows: list[dict[str, Any]] = []
     decisions: list[list[Decision]] = []

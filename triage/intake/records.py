@@ -3,7 +3,8 @@ the group commit dedupes against and stores, and what the background step claims
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +26,35 @@ _KNOWN_ALERTS = sa.select(alerts.c.source, alerts.c.dedup_key, alerts.c.id,
                           alerts.c.investigation_id).where(
     alerts.c.source.in_(sa.bindparam("sources", expanding=True)),
     alerts.c.dedup_key.in_(sa.bindparam("keys", expanding=True)))
+# PostgreSQL: both lookups in one round trip, and every insert of a batch in one statement
+# (round trips, not rows, are what a batch costs there); constant texts, so psycopg prepares them.
+_PG_KNOWN = sa.text("""
+    SELECT 'delivery' AS kind, d.source, d.delivery_key AS key, d.received_at,
+           d.alert_id AS id, a.investigation_id
+      FROM unnest(CAST(:delivery_sources AS text[]), CAST(:delivery_keys AS text[]))
+           AS wanted(source, key)
+      JOIN deliveries d ON d.source = wanted.source AND d.delivery_key = wanted.key
+      LEFT JOIN alerts a ON a.id = d.alert_id
+    UNION ALL
+    SELECT 'alert', a.source, a.dedup_key, a.received_at, a.id, a.investigation_id
+      FROM unnest(CAST(:alert_sources AS text[]), CAST(:alert_keys AS text[]))
+           AS wanted(source, key)
+      JOIN alerts a ON a.source = wanted.source AND a.dedup_key = wanted.key""")
+_PG_INSERT = sa.text("""
+    WITH new_deliveries AS (
+        INSERT INTO deliveries (source, delivery_key, alert_id, received_at, outcome)
+        SELECT source, delivery_key, alert_id, received_at, outcome
+          FROM json_populate_recordset(NULL::deliveries, CAST(:deliveries AS json))),
+    new_alerts AS (
+        INSERT INTO alerts (id, source, dedup_key, external_id, service, title, severity, status,
+                            labels, links, started_at, received_at, resolved_at, payload,
+                            investigation_id)
+        SELECT id, source, dedup_key, external_id, service, title, severity, status, labels,
+               links, started_at, received_at, resolved_at, payload, investigation_id
+          FROM json_populate_recordset(NULL::alerts, CAST(:alerts AS json)))
+    INSERT INTO intake_pending (investigation_id, alert_id, received_at)
+    SELECT investigation_id, alert_id, received_at
+      FROM json_populate_recordset(NULL::intake_pending, CAST(:pending AS json))""")
 _CLAIM_PENDING = (
     sa.select(intake_pending.c.investigation_id, intake_pending.c.alert_id,
               intake_pending.c.received_at, alerts.c.service)
@@ -39,11 +69,42 @@ _DELETE_PENDING = intake_pending.delete().where(
     intake_pending.c.investigation_id.in_(sa.bindparam("ids", expanding=True)))
 
 
-def known_deliveries(conn: Connection, pairs: set[tuple[str, str]]) -> dict[tuple[str, str],
-                                                                          dict[str, Any]]:
-    """Recorded deliveries among these (source, key) pairs, with the investigation of their
-    first alert."""
-    pairs = {p for p in pairs if _can_exist(*p)}
+Known = dict[tuple[str, str], dict[str, Any]]
+
+
+def known(conn: Connection, delivery_pairs: set[tuple[str, str]],
+          alert_pairs: set[tuple[str, str]]) -> tuple[Known, dict[tuple[str, str],
+                                                              tuple[str, str | None]]]:
+    """What the store already holds among these (source, delivery key) and (source, dedup key)
+    pairs: each recorded delivery (with the investigation of its first alert), and the
+    (alert id, investigation id) of each stored alert."""
+    delivery_pairs = {p for p in delivery_pairs if _can_exist(*p)}
+    alert_pairs = {p for p in alert_pairs if _can_exist(*p)}
+    if conn.dialect.name != "postgresql":
+        return _known_deliveries(conn, delivery_pairs), _known_alerts(conn, alert_pairs)
+    if not delivery_pairs and not alert_pairs:
+        return {}, {}
+    # Pairs as two parallel arrays: a join on them uses each table's (source, key) index
+    # whatever plan PostgreSQL settles on for the prepared statement.
+    rows = conn.execute(_PG_KNOWN, {
+        "delivery_sources": [s for s, _ in delivery_pairs],
+        "delivery_keys": [k for _, k in delivery_pairs],
+        "alert_sources": [s for s, _ in alert_pairs], "alert_keys": [k for _, k in alert_pairs]})
+    seen: Known = {}
+    stored: dict[tuple[str, str], tuple[str, str | None]] = {}
+    for row in rows:
+        pair = (row.source, row.key)
+        if row.kind == "alert":
+            if pair in alert_pairs:
+                stored[pair] = (row.id, row.investigation_id)
+        elif pair in delivery_pairs:
+            seen[pair] = {"source": row.source, "delivery_key": row.key,
+                          "received_at": row.received_at, "alert_id": row.id,
+                          "investigation_id": row.investigation_id}
+    return seen, stored
+
+
+def _known_deliveries(conn: Connection, pairs: set[tuple[str, str]]) -> Known:
     if not pairs:
         return {}
     rows = conn.execute(_KNOWN_DELIVERIES, {"sources": sorted({s for s, _ in pairs}),
@@ -52,10 +113,8 @@ def known_deliveries(conn: Connection, pairs: set[tuple[str, str]]) -> dict[tupl
             if (key := (row.source, row.delivery_key)) in pairs}
 
 
-def known_alerts(conn: Connection, pairs: set[tuple[str, str]]) -> dict[tuple[str, str],
-                                                                      tuple[str, str | None]]:
-    """(alert id, investigation id) of stored alerts among these (source, dedup key) pairs."""
-    pairs = {p for p in pairs if _can_exist(*p)}
+def _known_alerts(conn: Connection, pairs: set[tuple[str, str]]) -> dict[tuple[str, str],
+                                                                       tuple[str, str | None]]:
     if not pairs:
         return {}
     rows = conn.execute(_KNOWN_ALERTS, {"sources": sorted({s for s, _ in pairs}),
@@ -78,14 +137,28 @@ def alert_row(alert: Alert, alert_id: str, investigation_id: str, payload: Any,
 def insert_accepted(conn: Connection, delivery_rows: list[dict[str, Any]],
                     alert_rows: list[dict[str, Any]]) -> None:
     """Record deliveries and accepted alerts, each alert waiting in `intake_pending` for its
-    investigation (one statement per table, whatever the number of rows)."""
+    investigation (PostgreSQL: one statement; SQLite: one per table, whatever the rows)."""
+    pending = [{"investigation_id": row["investigation_id"], "alert_id": row["id"],
+                "received_at": row["received_at"]} for row in alert_rows]
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PG_INSERT, {"deliveries": _json(delivery_rows),
+                                  "alerts": _json(alert_rows), "pending": _json(pending)})
+        return
     if delivery_rows:
         conn.execute(deliveries.insert(), delivery_rows)
     if alert_rows:
         conn.execute(alerts.insert(), alert_rows)
-        conn.execute(intake_pending.insert(), [
-            {"investigation_id": row["investigation_id"], "alert_id": row["id"],
-             "received_at": row["received_at"]} for row in alert_rows])
+        conn.execute(intake_pending.insert(), pending)
+
+
+def _json(rows: list[dict[str, Any]]) -> str:
+    # Times as ISO 8601 with their UTC offset, which PostgreSQL reads back exactly.
+    return json.dumps(rows, default=lambda value: value.astimezone(UTC).isoformat()
+                      if isinstance(value, datetime) else _unserialisable(value))
+
+
+def _unserialisable(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def claim_pending(conn: Connection, limit: int, before: datetime) -> list[dict[str, Any]]:
