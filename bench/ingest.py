@@ -5,13 +5,15 @@ Run from the repository root, in the project's virtualenv:
     python bench/ingest.py                      # 200 req/s for 10 s, intake only (--no-worker)
     python bench/ingest.py --rate 500 --seconds 30 --with-worker
     python bench/ingest.py --sweep --store both  # raise the rate until p99 passes 50 ms
+    python bench/ingest.py --sweep --processes 2  # `triage serve --processes 2`
 
 What one run does:
 
 1. Starts `triage serve --no-worker` (`python -m triage.cli serve`, real uvicorn) on 127.0.0.1
    with a fresh temporary data directory, a signing secret and a small triage.yaml, and waits
-   for `/healthz`. `--with-worker` starts it with its in-process worker. The store is a SQLite
-   file (`--store sqlite`, the default) or a fresh PostgreSQL server started from this
+   for `/healthz`. `--with-worker` starts it with its in-process worker; `--processes N` with
+   N API processes on the one port (the CPU figures then add up every process of the server).
+   The store is a SQLite file (`--store sqlite`, the default) or a fresh PostgreSQL server started from this
    machine's binaries with fsync on (`--store postgres`); `--store both` runs each in turn.
 2. Sends signed PagerDuty V3 deliveries (`incident.triggered`, built from the test sample, one
    distinct incident per request: unique event id, incident id and X-Webhook-Id) at a fixed
