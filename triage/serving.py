@@ -20,7 +20,7 @@ import time
 from collections import deque
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
-from typing import Literal
+from typing import Literal, cast
 
 log = logging.getLogger(__name__)
 Role = Literal["api", "worker"]
@@ -103,7 +103,7 @@ class Supervisor:
                 for ready in wait(list(sentinels), timeout=0.5):
                     if self.stopping.is_set():
                         break
-                    slot = sentinels[ready]  # type: ignore[index]
+                    slot = sentinels[cast(int, ready)]  # wait() hands back what it was given
                     code = self.children[slot].exitcode
                     if not self._may_restart():
                         log.error("%s exited with %s; too many restarts, stopping",
