@@ -53,3 +53,23 @@ def test_a_secret_shaped_id_is_stored_hashed_and_still_dedupes_and_resolves(
                 *conn.execute(sa.select(deliveries.c.delivery_key)).all()]
     assert not any(GITHUB_TOKEN in (value or "") for row in keys for value in row)
     assert any(row[0].startswith("sha256:") for row in keys)
+
+
+def test_text_and_payload_are_stored_exactly_whatever_their_characters(intake: Intake) -> None:
+    # PostgreSQL takes a batch as one JSON document (json_populate_recordset): escapes, quotes,
+    # non-ASCII and astral characters must come back as they were sent, on both stores.
+    payload = sample("pagerduty/incident_triggered.json")
+    payload["event"]["id"] = unique("chars-")
+    data = payload["event"]["data"]
+    data["id"] = unique("PCHARS")
+    data["title"] = "Café ☕ 😀 back\\slash \"quoted\" 'single' \t tab, ünïcödé"
+    data["extra"] = {"nested": ["é", 1.5, None, True, {"k": "😀", "": []}]}
+    response = intake.pagerduty(json.dumps(payload, ensure_ascii=False).encode())
+    assert response.status_code == 202, response.text
+    with intake.runtime.store.read() as conn:
+        row = conn.execute(sa.select(alerts).where(alerts.c.external_id == data["id"])).one()
+    assert row.title == data["title"]
+    stored = row.payload["event"]["data"]  # (the sample's phone number is redacted)
+    assert (stored["title"], stored["extra"]) == (data["title"], data["extra"])
+    assert row.received_at.tzinfo is not None and row.started_at.isoformat().startswith(
+        "2020-04-09T15:16:27")
