@@ -61,16 +61,9 @@ def run_worker() -> None:
     """One worker process: investigations from the shared queue until SIGTERM or SIGINT."""
     from triage.config import Settings
     from triage.runtime import Runtime
-    from triage.worker import launch_worker, stop_worker
+    from triage.worker import run_until_signalled
 
-    runtime = Runtime.from_settings(Settings())
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    launch_worker(runtime)
-    stop.wait()
-    stop_worker()
-    runtime.close()
+    run_until_signalled(Runtime.from_settings(Settings()))
 
 
 class Supervisor:

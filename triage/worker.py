@@ -6,6 +6,10 @@ the two meet, so `triage.runtime` never imports the workflow that uses it.
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Callable
+
 from dbos import DBOS
 
 import triage.workflow  # noqa: F401  (registers the workflow with DBOS before launch)
@@ -40,3 +44,17 @@ def stop_worker() -> None:
         _sweeper.close()
         _sweeper = None
     DBOS.destroy(destroy_registry=False)
+
+
+def run_until_signalled(runtime: Runtime, started: Callable[[], None] = lambda: None) -> None:
+    """Run investigations until SIGINT or SIGTERM (`triage worker`, and the worker process of
+    `triage serve --processes`), calling `started` once running; then stop and close."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    launch_worker(runtime)
+    started()
+    stop.wait()
+    stop_worker()
+    runtime.close()
+

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -80,21 +78,18 @@ def worker(
     metrics_host: Annotated[str, typer.Option(help="interface for --metrics-port")] = "127.0.0.1",
 ) -> None:
     """Run investigations from the shared queue until interrupted (any number, any machine)."""
-    from triage.worker import launch_worker, stop_worker
+    from triage.worker import run_until_signalled
 
     runtime = _runtime()
-    launch_worker(runtime)
-    if metrics_port is not None:  # stage, model and sandbox metrics of this worker's own runs
-        from prometheus_client import start_http_server
 
-        start_http_server(metrics_port, metrics_host, registry=runtime.metrics.registry)
-    typer.echo(f"worker {runtime.settings.worker_id} running; Ctrl-C to stop")
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
-    stop_worker()
-    runtime.close()
+    def started() -> None:
+        if metrics_port is not None:  # stage, model and sandbox metrics of this worker's own runs
+            from prometheus_client import start_http_server
+
+            start_http_server(metrics_port, metrics_host, registry=runtime.metrics.registry)
+        typer.echo(f"worker {runtime.settings.worker_id} running; Ctrl-C to stop")
+
+    run_until_signalled(runtime, started)
 
 
 def print_outcome(outcome: ReplayOutcome, link_note: str = "") -> None:

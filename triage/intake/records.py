@@ -69,12 +69,12 @@ _DELETE_PENDING = intake_pending.delete().where(
     intake_pending.c.investigation_id.in_(sa.bindparam("ids", expanding=True)))
 
 
-Known = dict[tuple[str, str], dict[str, Any]]
+Seen = dict[tuple[str, str], dict[str, Any]]  # (source, delivery key): the delivery's row
+Stored = dict[tuple[str, str], tuple[str, str | None]]  # (source, dedup key): alert, investigation
 
 
 def known(conn: Connection, delivery_pairs: set[tuple[str, str]],
-          alert_pairs: set[tuple[str, str]]) -> tuple[Known, dict[tuple[str, str],
-                                                              tuple[str, str | None]]]:
+          alert_pairs: set[tuple[str, str]]) -> tuple[Seen, Stored]:
     """What the store already holds among these (source, delivery key) and (source, dedup key)
     pairs: each recorded delivery (with the investigation of its first alert), and the
     (alert id, investigation id) of each stored alert."""
@@ -90,8 +90,8 @@ def known(conn: Connection, delivery_pairs: set[tuple[str, str]],
         "delivery_sources": [s for s, _ in delivery_pairs],
         "delivery_keys": [k for _, k in delivery_pairs],
         "alert_sources": [s for s, _ in alert_pairs], "alert_keys": [k for _, k in alert_pairs]})
-    seen: Known = {}
-    stored: dict[tuple[str, str], tuple[str, str | None]] = {}
+    seen: Seen = {}
+    stored: Stored = {}
     for row in rows:
         pair = (row.source, row.key)
         if row.kind == "alert":
@@ -104,7 +104,7 @@ def known(conn: Connection, delivery_pairs: set[tuple[str, str]],
     return seen, stored
 
 
-def _known_deliveries(conn: Connection, pairs: set[tuple[str, str]]) -> Known:
+def _known_deliveries(conn: Connection, pairs: set[tuple[str, str]]) -> Seen:
     if not pairs:
         return {}
     rows = conn.execute(_KNOWN_DELIVERIES, {"sources": sorted({s for s, _ in pairs}),
@@ -113,8 +113,7 @@ def _known_deliveries(conn: Connection, pairs: set[tuple[str, str]]) -> Known:
             if (key := (row.source, row.delivery_key)) in pairs}
 
 
-def _known_alerts(conn: Connection, pairs: set[tuple[str, str]]) -> dict[tuple[str, str],
-                                                                       tuple[str, str | None]]:
+def _known_alerts(conn: Connection, pairs: set[tuple[str, str]]) -> Stored:
     if not pairs:
         return {}
     rows = conn.execute(_KNOWN_ALERTS, {"sources": sorted({s for s, _ in pairs}),
@@ -152,13 +151,14 @@ def insert_accepted(conn: Connection, delivery_rows: list[dict[str, Any]],
 
 
 def _json(rows: list[dict[str, Any]]) -> str:
+    return json.dumps(rows, default=_time)
+
+
+def _time(value: Any) -> str:
     # Times as ISO 8601 with their UTC offset, which PostgreSQL reads back exactly.
-    return json.dumps(rows, default=lambda value: value.astimezone(UTC).isoformat()
-                      if isinstance(value, datetime) else _unserialisable(value))
-
-
-def _unserialisable(value: Any) -> Any:
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    if not isinstance(value, datetime):
+        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    return value.astimezone(UTC).isoformat()
 
 
 def claim_pending(conn: Connection, limit: int, before: datetime) -> list[dict[str, Any]]:
